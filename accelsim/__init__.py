@@ -1,0 +1,32 @@
+"""accelsim: cycle-approximate simulation of systolic and precision-flexible GEMM arrays.
+
+    import accelsim
+    arch = accelsim.load_arch("arch_configs/tpu_v1_like.yaml")
+    wl = accelsim.load_workload("workloads/resnet50.yaml")
+    report = accelsim.simulate(arch, wl)
+    report.layers   # pandas DataFrame, one row per layer
+    report.total    # cycles, latency_s, macs, tops, utilization, ...
+"""
+
+from accelsim._version import __version__
+from accelsim.arch import Arch, load_arch
+from accelsim.errors import ConfigError
+from accelsim.model import simulate
+from accelsim.quant import QuantSpec
+from accelsim.report import Report
+from accelsim.workload import Assignment, Layer, Workload, load_assignment, load_workload
+
+__all__ = [
+    "Arch",
+    "Assignment",
+    "ConfigError",
+    "Layer",
+    "QuantSpec",
+    "Report",
+    "Workload",
+    "__version__",
+    "load_arch",
+    "load_assignment",
+    "load_workload",
+    "simulate",
+]

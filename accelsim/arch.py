@@ -1,0 +1,102 @@
+"""Accelerator descriptions: what hardware exists (DESIGN.md §2).
+
+An arch file has an ``array`` (PE grid, dataflows, clock), a ``pe`` section whose ``kind``
+selects a PE model from `accelsim.pe.REGISTRY`, and a ``timing`` mode: ``accelsim`` (our
+closed form, validated cycle by cycle against `accelsim.reference.systolic`) or
+``scalesim`` (SCALE-Sim v3's per-layer cycle counts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from accelsim.pe import REGISTRY, PEConfig
+from accelsim.schema import PositiveFloat, PositiveInt, Strict, validate
+from accelsim.yamlio import Doc, read_yaml
+
+Dataflow = Literal["os", "ws", "is"]
+Timing = Literal["accelsim", "scalesim"]
+
+
+class ArrayConfig(Strict):
+    rows: PositiveInt
+    cols: PositiveInt
+    dataflow: Dataflow | tuple[Dataflow, ...]
+    clock_mhz: PositiveFloat
+
+    @property
+    def dataflows(self) -> tuple[str, ...]:
+        return (self.dataflow,) if isinstance(self.dataflow, str) else tuple(self.dataflow)
+
+
+class ArchFile(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    source: str = ""
+    array: ArrayConfig
+    pe: Annotated[PEConfig, Field(discriminator="kind")]
+    timing: Timing = "accelsim"
+
+
+@dataclass(frozen=True)
+class Assumed:
+    """A parameter that was assumed rather than given, with why (report provenance)."""
+
+    name: str
+    value: object
+    reason: str
+
+
+@dataclass(frozen=True)
+class Arch:
+    spec: ArchFile
+    file: str = ""
+    sha256: str = ""
+    assumed: tuple[Assumed, ...] = field(default=())
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def rows(self) -> int:
+        return self.spec.array.rows
+
+    @property
+    def cols(self) -> int:
+        return self.spec.array.cols
+
+    @property
+    def dataflows(self) -> tuple[str, ...]:
+        return self.spec.array.dataflows
+
+    @property
+    def clock_hz(self) -> float:
+        return self.spec.array.clock_mhz * 1e6
+
+    @property
+    def pe(self):
+        return self.spec.pe
+
+    @property
+    def timing(self) -> str:
+        return self.spec.timing
+
+
+def arch_from_doc(doc: Doc) -> Arch:
+    spec = validate(ArchFile, doc)
+    digest = hashlib.sha256(Path(doc.file).read_bytes()).hexdigest() if doc.file else ""
+    return Arch(spec, doc.file, digest)
+
+
+def load_arch(path) -> Arch:
+    """Load an accelerator description (YAML; SCALE-Sim ``.cfg`` files as well)."""
+    return arch_from_doc(read_yaml(path))
+
+
+__all__ = ["Arch", "ArchFile", "ArrayConfig", "Assumed", "REGISTRY", "load_arch"]

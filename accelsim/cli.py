@@ -1,0 +1,101 @@
+"""The ``accelsim`` command (DESIGN.md §7). Exit status: 0 success, 2 bad input, 1 bug."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from accelsim.errors import ConfigError, Problem
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="accelsim", description="Simulate quantized networks on GEMM accelerators."
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="simulate a workload on an arch")
+    run.add_argument("arch", help="arch file (.yaml)")
+    run.add_argument("workload", help="workload file (.yaml)")
+    run.add_argument("--assignment", help="mixed-precision assignment file (.yaml)")
+    run.add_argument("--objective", default="latency", help="mapper objective (default latency)")
+    run.add_argument(
+        "--format", choices=("table", "csv", "json"), default="table", help="stdout format"
+    )
+    run.add_argument("--out", help="directory to write layers.csv and report.json into")
+
+    check = sub.add_parser("check", help="validate configs, workloads and assignments")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    return p
+
+
+def _run(args) -> int:
+    import accelsim
+
+    problems: list[Problem] = []
+    loaded = {}
+    for key, loader in (
+        ("arch", accelsim.load_arch),
+        ("workload", accelsim.load_workload),
+        ("assignment", accelsim.load_assignment),
+    ):
+        path = getattr(args, key)
+        if path is None:
+            continue
+        try:
+            loaded[key] = loader(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    report = accelsim.simulate(
+        loaded["arch"], loaded["workload"], loaded.get("assignment"), objective=args.objective
+    )
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "layers.csv").write_text(report.to_csv())
+        (out / "report.json").write_text(report.to_json() + "\n")
+    text = {"table": report.table, "csv": report.to_csv, "json": report.to_json}[args.format]()
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def _check(args) -> int:
+    from accelsim.io import load_any
+
+    problems: list[Problem] = []
+    for path in args.files:
+        try:
+            kind, obj = load_any(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        print(f"ok: {path} ({kind}: {obj.name})")
+    if problems:
+        raise ConfigError(problems)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"run": _run, "check": _check}[args.command](args)
+    except ConfigError as exc:
+        count = len(exc.problems)
+        print(f"accelsim: {count} problem{'s' if count > 1 else ''} in the input:", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except Exception:  # a bug of ours: say so, with the traceback to report
+        traceback.print_exc()
+        print("accelsim: internal error (please report it with the traceback above)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Telling input files apart, for ``accelsim check`` (arch, workload or assignment)."""
+
+from __future__ import annotations
+
+from accelsim.errors import ConfigError, Problem
+from accelsim.yamlio import read_yaml
+
+KINDS = {"array": "arch", "layers": "workload", "assignment": "assignment"}
+
+
+def load_any(path):
+    """Load ``path`` as whatever it is; return ``(kind, object)``."""
+    from accelsim.arch import arch_from_doc
+    from accelsim.workload import assignment_from_doc, workload_from_doc
+
+    doc = read_yaml(path)
+    keys = set(doc.data) if isinstance(doc.data, dict) else set()
+    kinds = {KINDS[k] for k in keys & set(KINDS)}
+    if len(kinds) != 1:
+        raise ConfigError(
+            Problem(
+                str(path),
+                1,
+                "",
+                "cannot tell what this file is: an arch has 'array', a workload 'layers', "
+                "an assignment 'assignment' (exactly one of them)",
+                ", ".join(sorted(keys)) or "no keys",
+            )
+        )
+    kind = kinds.pop()
+    builder = {"arch": arch_from_doc, "workload": workload_from_doc}.get(kind, assignment_from_doc)
+    return kind, builder(doc)

@@ -1,0 +1,186 @@
+"""Validation of parsed YAML against pydantic models, with errors mapped to file lines.
+
+Pydantic does the type and range checking (it already collects every problem in a document
+instead of stopping at the first); this module turns its error list into `Problem`s that
+name the file, the line, the dotted field path, what was found and what is allowed, with a
+"did you mean" for unknown keys and choices.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from typing import Annotated, TypeVar, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from accelsim.errors import ConfigError, Problem, did_you_mean
+from accelsim.yamlio import Doc
+
+
+class Strict(BaseModel):
+    """Base of every input model: strict types, unknown keys rejected, frozen (hashable)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+PositiveInt = Annotated[int, Field(ge=1)]
+NonNegInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate(cls: type[M], doc: Doc, data=None, path: tuple = ()) -> M:
+    """Validate ``data`` (default: the whole document) as ``cls``; raise one ConfigError."""
+    data = doc.data if data is None else data
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        problems = [to_problem(e, cls, doc, data, path) for e in errors if not _masked(e, errors)]
+        raise ConfigError(problems) from None
+
+
+def _masked(err: dict, errors: list[dict]) -> bool:
+    """A "too short" list whose items all failed is a consequence, not a problem of its own."""
+    loc = err["loc"]
+    return err["type"] == "too_short" and any(
+        len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in errors
+    )
+
+
+_RANGES = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+_TYPES = {
+    "int_type": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "tuple_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def to_problem(err: dict, cls, doc: Doc, data, prefix: tuple) -> Problem:
+    """Turn one pydantic error into a Problem at the right YAML path and line."""
+    path, parent_type = _walk(cls, data, err["loc"])
+    full = (*prefix, *path)
+    kind = err["type"]
+    found = _show(err.get("input"))
+    if kind == "extra_forbidden":
+        allowed = _fields(parent_type)
+        hint = did_you_mean(path[-1], allowed)
+        return doc.problem(full, f"unknown key{hint}", None, ", ".join(allowed))
+    if kind == "missing":
+        return doc.problem(full, "required key is missing")
+    if kind in ("literal_error", "union_tag_invalid", "enum"):
+        expected = err.get("ctx", {}).get("expected") or err.get("ctx", {}).get("expected_tags")
+        choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
+        tag = err.get("ctx", {}).get("tag", err.get("input"))
+        found = _show(tag)
+        hint = did_you_mean(tag, choices)
+        if kind == "union_tag_invalid":
+            full = (*full, err["ctx"]["discriminator"].strip("'"))
+        return doc.problem(full, f"not an allowed value{hint}", found, ", ".join(choices))
+    if kind in _RANGES:
+        op, key = _RANGES[kind]
+        return doc.problem(full, "out of range", found, f"{op} {err['ctx'][key]}")
+    if kind in _TYPES:
+        return doc.problem(full, "wrong type", found, _TYPES[kind])
+    if kind == "too_short":
+        return doc.problem(full, "must not be empty", found)
+    if kind == "union_tag_not_found":
+        disc = err.get("ctx", {}).get("discriminator", "type").strip("'")
+        return doc.problem((*full, disc), "required key is missing")
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return doc.problem(full, _lower(msg), found)
+
+
+def _lower(msg: str) -> str:
+    return msg[:1].lower() + msg[1:]
+
+
+def _show(value) -> str | None:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, tuple | list):
+        return f"a list {list(value)!r}" if len(value) < 8 else "a list"
+    if value is None:
+        return "nothing (null)"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _strip(tp):
+    """Remove Annotated and Optional wrappers."""
+    while True:
+        origin = get_origin(tp)
+        if origin is Annotated:
+            tp = get_args(tp)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in get_args(tp) if a is not type(None)]
+            if len(args) == 1:
+                tp = args[0]
+            else:
+                return tp
+        else:
+            return tp
+
+
+def _union_member(tp, tag):
+    for member in get_args(tp):
+        member = _strip(member)
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            field = member.model_fields.get("type") or member.model_fields.get("kind")
+            if field is not None and tag in get_args(field.annotation):
+                return member
+    return None
+
+
+def _walk(cls, data, loc):
+    """Follow a pydantic error location through the model types and the data.
+
+    Returns the data path (union tags removed) and the model type that holds the last key.
+    """
+    tp, node, path, parent = cls, data, [], cls
+    for part in loc:
+        tp = _strip(tp)
+        origin = get_origin(tp)
+        if origin in (typing.Union, types.UnionType):
+            member = _union_member(tp, part)
+            if member is not None and not (isinstance(node, dict) and part in node):
+                tp = member  # pydantic names the union branch; it is not a data key
+                continue
+        parent = tp
+        path.append(part)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            field = tp.model_fields.get(part)
+            tp = field.annotation if field is not None else None
+        elif origin is tuple:
+            args = get_args(tp)
+            tp = args[0] if len(args) == 2 and args[1] is Ellipsis else None
+        elif origin is dict:
+            tp = get_args(tp)[1]
+        else:
+            tp = None
+        node = node.get(part) if isinstance(node, dict) else (
+            node[part] if isinstance(node, tuple) and isinstance(part, int) and part < len(node)
+            else None
+        )
+    return tuple(path), parent
+
+
+def _fields(tp) -> list[str]:
+    tp = _strip(tp)
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return list(tp.model_fields)
+    return []
+
