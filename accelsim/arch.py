@@ -96,6 +96,10 @@ def arch_from_doc(doc: Doc) -> Arch:
 
 def load_arch(path) -> Arch:
     """Load an accelerator description (YAML; SCALE-Sim ``.cfg`` files as well)."""
+    if str(path).lower().endswith(".cfg"):
+        from accelsim.scalesim import load_cfg
+
+        return load_cfg(path)
     return arch_from_doc(read_yaml(path))
 
 

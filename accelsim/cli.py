@@ -28,6 +28,14 @@ def _parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="validate configs, workloads and assignments")
     check.add_argument("files", nargs="+", metavar="FILE")
+
+    imp = sub.add_parser(
+        "import", help="convert a SCALE-Sim topology to a workload YAML, or a workload to a topology"
+    )
+    imp.add_argument("file", help="input: SCALE-Sim topology .csv or workload .yaml")
+    imp.add_argument(
+        "-o", "--output", required=True, help="output: .yaml (workload) or .csv (SCALE-Sim GEMM topology)"
+    )
     return p
 
 
@@ -79,10 +87,33 @@ def _check(args) -> int:
     return 0
 
 
+def _import(args) -> int:
+    import accelsim
+    from accelsim.scalesim import write_topology
+    from accelsim.workload import workload_to_yaml
+
+    out = Path(args.output)
+    if out.suffix.lower() not in (".yaml", ".yml", ".csv"):
+        raise ConfigError(
+            Problem("<command line>", None, "--output", "unknown output kind", repr(str(out)),
+                    ".yaml (workload), .csv (SCALE-Sim topology)")
+        )  # fmt: skip
+    wl = accelsim.load_workload(args.file)
+    tmp = out.with_name(out.name + ".partial")  # nothing half-written at the output path
+    if out.suffix.lower() == ".csv":
+        write_topology(wl, tmp)
+    else:
+        tmp.write_text(workload_to_yaml(wl))
+    tmp.replace(out)
+    gemms = sum(layer.is_gemm for layer in wl.layers)
+    print(f"wrote {out}: {len(wl.layers)} layers ({gemms} GEMM), {wl.macs:,} MACs")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "check": _check}[args.command](args)
+        return {"run": _run, "check": _check, "import": _import}[args.command](args)
     except ConfigError as exc:
         count = len(exc.problems)
         print(f"accelsim: {count} problem{'s' if count > 1 else ''} in the input:", file=sys.stderr)

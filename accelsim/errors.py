@@ -40,5 +40,5 @@ class ConfigError(ValueError):
 
 def did_you_mean(word: str, choices) -> str:
     """Return " (did you mean 'x'?)" when a close match exists, else ""."""
-    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
     return f" (did you mean {match[0]!r}?)" if match else ""

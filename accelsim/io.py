@@ -1,4 +1,5 @@
-"""Telling input files apart, for ``accelsim check`` (arch, workload or assignment)."""
+"""Telling input files apart, for ``accelsim check``: arch (YAML or SCALE-Sim ``.cfg``),
+workload (YAML or SCALE-Sim topology ``.csv``) or assignment."""
 
 from __future__ import annotations
 
@@ -13,6 +14,15 @@ def load_any(path):
     from accelsim.arch import arch_from_doc
     from accelsim.workload import assignment_from_doc, workload_from_doc
 
+    lower = str(path).lower()
+    if lower.endswith(".cfg"):
+        from accelsim.scalesim import load_cfg
+
+        return "arch", load_cfg(path)
+    if lower.endswith(".csv"):
+        from accelsim.scalesim import load_topology
+
+        return "workload", load_topology(path)
     doc = read_yaml(path)
     keys = set(doc.data) if isinstance(doc.data, dict) else set()
     kinds = {KINDS[k] for k in keys & set(KINDS)}

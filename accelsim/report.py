@@ -39,7 +39,8 @@ def provenance(arch, wl, assignment, objective) -> dict:
         "objective": objective,
         "timing": arch.timing,
         "assumed": [
-            {"name": a.name, "value": a.value, "reason": a.reason} for a in arch.assumed
+            {"name": a.name, "value": a.value, "reason": a.reason}
+            for a in (*arch.assumed, *wl.assumed)
         ],
     }
 

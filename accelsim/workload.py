@@ -258,6 +258,7 @@ class Workload:
     quant: QuantSpec
     file: str = ""
     sha256: str = ""
+    assumed: tuple = ()
 
     @property
     def macs(self) -> int:
@@ -341,8 +342,39 @@ def workload_from_doc(doc: Doc) -> Workload:
 
 
 def load_workload(path) -> Workload:
-    """Load a workload from a YAML layer trace (SCALE-Sim CSV and ONNX: see other loaders)."""
+    """Load a workload: a YAML layer trace, or a SCALE-Sim topology ``.csv``."""
+    if str(path).lower().endswith(".csv"):
+        from accelsim.scalesim import load_topology
+
+        return load_topology(path)
     return workload_from_doc(read_yaml(path))
+
+
+def workload_to_yaml(wl: Workload) -> str:
+    """The workload file text for ``wl`` (what ``accelsim import`` writes)."""
+    import yaml
+
+    layers = []
+    for layer in wl.layers:
+        spec = layer.spec.model_dump(exclude_none=True)
+        spec = {k: list(v) if isinstance(v, tuple) else v for k, v in spec.items()}
+        if not spec.get("input_from"):
+            spec.pop("input_from", None)
+        if layer.quant != wl.quant:
+            spec["quant"] = {
+                k: v for k, v in layer.quant.model_dump().items() if v != getattr(wl.quant, k)
+            }
+        layers.append(spec)
+    doc = {
+        "name": wl.name,
+        "description": f"imported from {Path(wl.file).name}" if wl.file else "",
+        "source": wl.file,
+        "batch": wl.batch,
+        "quant": wl.quant.model_dump(),
+        "layers": layers,
+    }
+    head = "".join(f"# assumed {a.name}: {a.reason}\n" for a in wl.assumed)
+    return head + yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
 
 
 # ---------------------------------------------------------------------------- assignments
@@ -386,7 +418,7 @@ class Assignment:
             layers.append(replace(layer, quant=quant))
         if problems:
             raise ConfigError(problems)
-        return Workload(wl.name, wl.batch, tuple(layers), wl.quant, wl.file, wl.sha256)
+        return replace(wl, layers=tuple(layers))
 
 
 def assignment_from_doc(doc: Doc) -> Assignment:

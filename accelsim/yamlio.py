@@ -91,6 +91,9 @@ def parse_yaml(text: str, file: str) -> Doc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None:
+            reason += f" ({context} that starts on line {start.line + 1})"
         raise ConfigError(Problem(file, line, "", f"not valid YAML: {reason}")) from None
     if node is None:
         raise ConfigError(Problem(file, None, "", "the file is empty"))

@@ -1,0 +1,302 @@
+"""SCALE-Sim inputs: ``.cfg`` architecture files and topology CSVs, read and written.
+
+Configs: both the v2 layout (``[general]``, ``[architecture_presets]``, ``[run_presets]``) and
+the 3.0.0 layout (adds ``[layout]`` and ``[sparsity]``). A ``.cfg`` says nothing about clock,
+PE precision or energy; those come from the named default profile `SCALESIM_PROFILE` and are
+listed as assumed in every report's provenance. An arch read from a ``.cfg`` uses
+``timing: scalesim``, which reproduces SCALE-Sim's per-layer "Total Cycles".
+
+Topologies, told apart by the header:
+
+* conv: ``Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels,
+  Num Filter, Strides,`` — no padding column: the IFMAP size is already padded. SCALE-Sim's
+  output size is ``ceil((H - R + S) / S)``; we represent it exactly as a conv with
+  ``(S - (H - R) mod S) mod S`` extra rows/cols of padding at the bottom/right, so that our
+  floor rule gives the same size. A layer whose name contains ``DP`` is, as in SCALE-Sim,
+  run channel by channel: each of the ``C`` channels is a layer with one input channel and
+  all ``Num Filter`` filters, i.e. a grouped conv with ``groups = C`` and
+  ``out_channels = C x Num Filter``.
+* GEMM: ``Layer, M, N, K,`` with ``K`` the reduction: ``inputs[M, K] @ weights[K, N]``.
+
+Rows end with a trailing comma (SCALE-Sim drops the last field of every row).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from accelsim.arch import Arch, ArchFile, Assumed
+from accelsim.errors import ConfigError, Problem, did_you_mean
+from accelsim.quant import QuantSpec
+from accelsim.workload import FC, Conv, Workload, lower, pads
+from accelsim.yamlio import read_text
+
+SCALESIM_PROFILE = {
+    "name": "scalesim_default",
+    "clock_mhz": (1000.0, "SCALE-Sim counts cycles only; 1 GHz makes cycles read as ns"),
+    "pe": (
+        {"kind": "int_mac", "max_a_bits": 8, "max_w_bits": 8},
+        "SCALE-Sim moves one byte per operand (8-bit word); an 8-bit integer MAC",
+    ),
+    "quant": (
+        {"a_bits": 8, "w_bits": 8, "acc_bits": 32, "out_bits": 8},
+        "a SCALE-Sim topology has no precision; SCALE-Sim's word is one byte",
+    ),
+}
+
+# Keys SCALE-Sim 2.x/3.0.0 reads, by section (configparser lower-cases them).
+CFG_KEYS = {
+    "general": {"run_name": True},
+    "architecture_presets": {
+        "arrayheight": True, "arraywidth": True, "ifmapsramszkb": True, "filtersramszkb": True,
+        "ofmapsramszkb": True, "ifmapoffset": False, "filteroffset": False, "ofmapoffset": False,
+        "dataflow": True, "bandwidth": False, "readrequestbuffer": False,
+        "writerequestbuffer": False, "memorybanks": False,
+    },
+    "layout": {
+        "ifmapcustomlayout": False, "ifmapsrambankbandwidth": False, "ifmapsrambanknum": False,
+        "ifmapsrambankport": False, "filtercustomlayout": False,
+        "filtersrambankbandwidth": False, "filtersrambanknum": False,
+        "filtersrambankport": False,
+    },
+    "sparsity": {
+        "sparsitysupport": False, "sparserep": False, "optimizedmapping": False,
+        "blocksize": False, "randomnumbergeneratorseed": False, "nonzeroelems": False,
+    },
+    "run_presets": {"interfacebandwidth": True, "userramulatortrace": False,
+                    "useramulatortrace": False},
+    "network_presets": {"topologycsvloc": False},
+}  # fmt: skip
+REQUIRED_SECTIONS = ("general", "architecture_presets", "run_presets")
+INT_KEYS = {
+    "arrayheight", "arraywidth", "ifmapsramszkb", "filtersramszkb", "ofmapsramszkb",
+    "readrequestbuffer", "writerequestbuffer", "ifmapsrambankbandwidth", "ifmapsrambanknum",
+    "ifmapsrambankport", "filtersrambankbandwidth", "filtersrambanknum", "filtersrambankport",
+}  # fmt: skip
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+_ENTRY = re.compile(r"^\s*([^:=#;\s][^:=]*?)\s*[:=]\s*(.*?)\s*$")
+
+
+def parse_cfg(text: str, file: str) -> tuple[dict, dict, list[Problem]]:
+    """INI text -> ``{section: {key: value}}``, ``{(section, key): line}``, problems."""
+    values: dict = {}
+    lines: dict = {}
+    problems: list[Problem] = []
+    section = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip() or raw.lstrip().startswith(("#", ";")):
+            continue
+        head = _SECTION.match(raw)
+        if head:
+            section = head.group(1).strip().lower()
+            if section in values:
+                problems.append(Problem(file, number, section, "duplicate section"))
+            if section not in CFG_KEYS:
+                hint = did_you_mean(section, CFG_KEYS)
+                problems.append(
+                    Problem(file, number, section, f"unknown section{hint}", None, ", ".join(CFG_KEYS))
+                )
+            values.setdefault(section, {})
+            lines[(section, None)] = number
+            continue
+        entry = _ENTRY.match(raw)
+        if entry is None or section is None:
+            problems.append(
+                Problem(file, number, section or "", "expected 'key: value' inside a [section]",
+                        repr(raw.strip()))
+            )  # fmt: skip
+            continue
+        key, value = entry.group(1).lower(), entry.group(2)
+        if key in values[section]:
+            first = lines[(section, key)]
+            problems.append(
+                Problem(file, number, f"{section}.{key}", f"duplicate key (first given on line {first})")
+            )
+            continue
+        values[section][key] = value
+        lines[(section, key)] = number
+    return values, lines, problems
+
+
+def _cfg_problems(values: dict, lines: dict, file: str) -> list[Problem]:
+    problems = []
+    for section in REQUIRED_SECTIONS:
+        if section not in values:
+            problems.append(Problem(file, None, section, "required section is missing"))
+    for section, entries in values.items():
+        known = CFG_KEYS.get(section, {})
+        for key, required in known.items():
+            if required and key not in entries:
+                problems.append(
+                    Problem(file, lines.get((section, None)), f"{section}.{key}", "required key is missing")
+                )
+        for key, value in entries.items():
+            where = (file, lines[(section, key)], f"{section}.{key}")
+            if known and key not in known:
+                hint = did_you_mean(key, known)
+                problems.append(Problem(*where, f"unknown key{hint}", None, ", ".join(known)))
+            elif key in INT_KEYS:
+                if not re.fullmatch(r"[+-]?\d+", value):
+                    problems.append(Problem(*where, "not a whole number", repr(value)))
+                elif int(value) < 1:
+                    problems.append(Problem(*where, "out of range", value, ">= 1"))
+            elif key == "dataflow" and value not in ("os", "ws", "is"):
+                hint = did_you_mean(value, ("os", "ws", "is"))
+                problems.append(Problem(*where, f"unknown dataflow{hint}", repr(value), "os, ws, is"))
+            elif key == "interfacebandwidth" and value not in ("CALC", "USER"):
+                problems.append(Problem(*where, "not an allowed value", repr(value), "CALC, USER"))
+            elif key == "sparsitysupport" and value.lower() not in ("false", "true"):
+                problems.append(Problem(*where, "not an allowed value", repr(value), "true, false"))
+            elif key == "sparsitysupport" and value.lower() == "true":
+                problems.append(
+                    Problem(*where, "sparse SCALE-Sim runs are not modelled by accelsim",
+                            repr(value), "false")
+                )  # fmt: skip
+    return problems
+
+
+def load_cfg(path) -> Arch:
+    """A SCALE-Sim ``.cfg`` as an `Arch` with ``timing: scalesim`` and named assumptions."""
+    file = str(path)
+    text = read_text(path)
+    if not text.strip():
+        raise ConfigError(Problem(file, None, "", "the file is empty"))
+    values, lines, problems = parse_cfg(text, file)
+    problems += _cfg_problems(values, lines, file)
+    if problems:
+        raise ConfigError(problems)
+    presets = values["architecture_presets"]
+    clock, clock_why = SCALESIM_PROFILE["clock_mhz"]
+    pe, pe_why = SCALESIM_PROFILE["pe"]
+    spec = ArchFile(
+        name=values["general"]["run_name"] or Path(file).stem,
+        description=f"SCALE-Sim config {Path(file).name}",
+        source=file,
+        array={
+            "rows": int(presets["arrayheight"]),
+            "cols": int(presets["arraywidth"]),
+            "dataflow": presets["dataflow"],
+            "clock_mhz": clock,
+        },
+        pe=pe,
+        timing="scalesim",
+    )
+    profile = SCALESIM_PROFILE["name"]
+    assumed = (
+        Assumed("array.clock_mhz", clock, f"{profile}: {clock_why}"),
+        Assumed("pe", pe, f"{profile}: {pe_why}"),
+    )
+    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    return Arch(spec, file, digest, assumed)
+
+
+# ----------------------------------------------------------------------------- topologies
+
+CONV_HEADER = ("layer name", "ifmap height", "ifmap width", "filter height", "filter width",
+               "channels", "num filter", "strides")  # fmt: skip
+GEMM_HEADER = ("layer", "m", "n", "k")
+
+
+def _fields(line: str) -> list[str]:
+    parts = [p.strip() for p in line.split(",")]
+    return parts[:-1] if parts and parts[-1] == "" else parts
+
+
+def load_topology(path) -> Workload:
+    """A SCALE-Sim topology CSV (conv or GEMM format) as a `Workload` (8-bit, batch 1)."""
+    file = str(path)
+    text = read_text(path)
+    rows = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+    if not rows:
+        raise ConfigError(Problem(file, None, "", "the file is empty"))
+    number, header_line = rows[0]
+    header = tuple(h.lower() for h in _fields(header_line))
+    if header[: len(CONV_HEADER)] == CONV_HEADER:
+        conv = True
+    elif header[: len(GEMM_HEADER)] == GEMM_HEADER:
+        conv = False
+    else:
+        raise ConfigError(
+            Problem(file, number, "header", "not a SCALE-Sim topology header", repr(header_line),
+                    "'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, "
+                    "Channels, Num Filter, Strides,' or 'Layer, M, N, K,'")
+        )  # fmt: skip
+    columns = CONV_HEADER if conv else GEMM_HEADER
+    specs, problems, names = [], [], set()
+    for number, line in rows[1:]:
+        fields = _fields(line)
+        if len(fields) < len(columns):
+            problems.append(
+                Problem(file, number, "row", f"too few fields: {len(fields)}", repr(line),
+                        f"{len(columns)}: {', '.join(columns)}")
+            )  # fmt: skip
+            continue
+        name, raw = fields[0], fields[1 : len(columns)]
+        values = []
+        for column, value in zip(columns[1:], raw):
+            if not re.fullmatch(r"[+-]?\d+", value):
+                problems.append(Problem(file, number, f"{name}.{column}", "not a whole number", repr(value)))
+            elif int(value) < 1:
+                problems.append(Problem(file, number, f"{name}.{column}", "out of range", value, ">= 1"))
+            else:
+                values.append(int(value))
+        if not name or name in names:
+            what = "empty layer name" if not name else "duplicate layer name"
+            problems.append(Problem(file, number, "layer name", what, repr(name)))
+        names.add(name)
+        if len(values) != len(columns) - 1:
+            continue
+        spec = _conv_spec(name, *values) if conv else _gemm_spec(name, *values)
+        if isinstance(spec, str):
+            problems.append(Problem(file, number, name, spec))
+        else:
+            specs.append(spec)
+    if problems:
+        raise ConfigError(problems)
+    if not specs:
+        raise ConfigError(Problem(file, number, "", "the topology has a header but no layers"))
+    q, q_why = SCALESIM_PROFILE["quant"]
+    quant = QuantSpec(**q, a_encoding="int", w_encoding="int")
+    digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    return Workload(
+        Path(file).stem, 1, tuple(lower(s, 1, quant) for s in specs), quant, file, digest,
+        (Assumed("quant", q, f"{SCALESIM_PROFILE['name']}: {q_why}"),),
+    )  # fmt: skip
+
+
+def _conv_spec(name, h, w, fh, fw, channels, filters, stride):
+    if fh > h or fw > w:
+        return f"filter {fh}x{fw} larger than the IFMAP {h}x{w}"
+    extra_h, extra_w = (stride - (h - fh) % stride) % stride, (stride - (w - fw) % stride) % stride
+    depthwise = "DP" in name
+    return Conv(
+        name=name, type="conv", in_channels=channels,
+        out_channels=channels * filters if depthwise else filters, in_h=h, in_w=w,
+        kernel=(fh, fw), stride=stride, padding=(0, 0, extra_h, extra_w),
+        groups=channels if depthwise else 1,
+    )  # fmt: skip
+
+
+def _gemm_spec(name, m, n, k):
+    return FC(name=name, type="fc", in_features=k, out_features=n, tokens=m)
+
+
+def write_topology(workload: Workload, path) -> None:
+    """Write the GEMM layers as a SCALE-Sim GEMM topology (``Layer, M, N, K,``).
+
+    GEMM rows are exact for every layer type (SCALE-Sim lowers convs to the same M, N, K);
+    a layer with ``groups > 1`` becomes one row per group, ``<name>_g<i>``. Non-GEMM layers
+    have no SCALE-Sim equivalent and are left out (SCALE-Sim does not model them).
+    """
+    out = ["Layer, M, N, K,"]
+    for layer in workload.layers:
+        if not layer.is_gemm:
+            continue
+        names = [layer.name] if layer.groups == 1 else [f"{layer.name}_g{i}" for i in range(layer.groups)]
+        out += [f"{name}, {layer.m}, {layer.n}, {layer.k}," for name in names]
+    Path(path).write_text("\n".join(out) + "\n")
+
+
+__all__ = ["SCALESIM_PROFILE", "load_cfg", "load_topology", "pads", "write_topology"]
