@@ -1,11 +1,11 @@
 """accelsim: cycle-approximate simulation of systolic and precision-flexible GEMM arrays.
 
-    import accelsim
-    arch = accelsim.load_arch("arch_configs/tpu_v1_like.yaml")
-    wl = accelsim.load_workload("workloads/resnet50.yaml")
-    report = accelsim.simulate(arch, wl)
-    report.layers   # pandas DataFrame, one row per layer
-    report.total    # cycles, latency_s, macs, tops, utilization, ...
+import accelsim
+arch = accelsim.load_arch("arch_configs/tpu_v1_like.yaml")
+wl = accelsim.load_workload("workloads/resnet50.yaml")
+report = accelsim.simulate(arch, wl)
+report.layers   # pandas DataFrame, one row per layer
+report.total    # cycles, latency_s, macs, tops, utilization, ...
 """
 
 from accelsim._version import __version__

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from accelsim.pe import REGISTRY, PEConfig
 from accelsim.schema import PositiveFloat, PositiveInt, Strict, validate
@@ -34,6 +34,43 @@ class ArrayConfig(Strict):
         return (self.dataflow,) if isinstance(self.dataflow, str) else tuple(self.dataflow)
 
 
+class Buffer(Strict):
+    """An on-chip SRAM buffer; energies default to the technology model's fit."""
+
+    size_bytes: PositiveInt
+    bytes_per_cycle: PositiveFloat
+    read_pj_per_byte: PositiveFloat | None = None
+    write_pj_per_byte: PositiveFloat | None = None
+
+
+class Memories(Strict):
+    inputs: Buffer
+    weights: Buffer
+    outputs: Buffer
+
+
+class Dram(Strict):
+    bytes_per_cycle: PositiveFloat
+    kind: str = "lpddr4"
+    pj_per_byte: PositiveFloat | None = None
+
+
+class TechnologyConfig(Strict):
+    """Process node and supply; overrides of the technology model's defaults."""
+
+    node_nm: PositiveFloat
+    voltage_v: PositiveFloat | None = None
+    mac_pj_scale: PositiveFloat = 1.0
+    register_pj_per_byte: PositiveFloat | None = None
+
+
+class VectorUnit(Strict):
+    """Executes non-GEMM work (pooling, element-wise, softmax, layer norm)."""
+
+    lanes: PositiveInt
+    op_pj: PositiveFloat | None = None
+
+
 class ArchFile(Strict):
     name: str = Field(min_length=1)
     description: str = ""
@@ -41,6 +78,16 @@ class ArchFile(Strict):
     array: ArrayConfig
     pe: Annotated[PEConfig, Field(discriminator="kind")]
     timing: Timing = "accelsim"
+    memories: Memories | None = None
+    dram: Dram | None = None
+    technology: TechnologyConfig | None = None
+    vector_unit: VectorUnit | None = None
+
+    @model_validator(mode="after")
+    def _memories_need_dram(self):
+        if (self.memories is None) != (self.dram is None):
+            raise ValueError("memories and dram go together: give both or neither")
+        return self
 
 
 @dataclass(frozen=True)

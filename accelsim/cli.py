@@ -30,11 +30,15 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("files", nargs="+", metavar="FILE")
 
     imp = sub.add_parser(
-        "import", help="convert a SCALE-Sim topology to a workload YAML, or a workload to a topology"
+        "import",
+        help="convert a SCALE-Sim topology to a workload YAML, or a workload to a topology",
     )
     imp.add_argument("file", help="input: SCALE-Sim topology .csv or workload .yaml")
     imp.add_argument(
-        "-o", "--output", required=True, help="output: .yaml (workload) or .csv (SCALE-Sim GEMM topology)"
+        "-o",
+        "--output",
+        required=True,
+        help="output: .yaml (workload) or .csv (SCALE-Sim GEMM topology)",
     )
     return p
 
@@ -124,7 +128,9 @@ def main(argv=None) -> int:
         return 0
     except Exception:  # a bug of ours: say so, with the traceback to report
         traceback.print_exc()
-        print("accelsim: internal error (please report it with the traceback above)", file=sys.stderr)
+        print(
+            "accelsim: internal error (please report it with the traceback above)", file=sys.stderr
+        )
         return 1
 
 

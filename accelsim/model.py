@@ -1,12 +1,31 @@
-"""The cost model: map each layer, count cycles, build the report (DESIGN.md §4).
+"""The cost model: map each layer, count cycles and actions, then price them (DESIGN.md §4).
 
-Everything is computed over numpy arrays, all layers (and, in sweeps, all design points)
-at once; `simulate` is the one-design case. For every GEMM layer and every dataflow the
-arch allows, the cycle count comes from `accelsim.dataflow`; the mapper then picks one
-dataflow per layer by the objective.
+Everything is computed over numpy arrays, all layers at once and every dataflow the arch
+allows; the mapper then picks one dataflow per layer by the objective (`latency`, fewest
+cycles; `energy`; `edp`, energy x cycles). `simulate` is the one-design case.
 
-PE packing: a PE that does ``p = pe.k_per_cycle(quant)`` MACs per cycle along the
-reduction dimension turns ``k`` into ``ceil(k / p)`` array steps.
+Per GEMM layer and dataflow:
+
+1. PE packing: a PE doing ``p = pe.k_per_cycle(quant)`` MACs per cycle along ``k`` turns a
+   tile's ``k`` into ``ceil(k / p)`` array steps.
+2. Tiling (`accelsim.memory`): if the arch has memories, the DRAM tiling with the least
+   traffic; compute cycles are the closed form (`accelsim.dataflow`) summed over tiles.
+3. Stalls: DRAM transfers overlap compute except the first tile's loads and the last
+   tile's write-back; an SRAM port that cannot feed the array also stalls it.
+4. Counts ("count first"): MACs, inter-PE operand moves, SRAM bytes read and written per
+   buffer (array side and DRAM side), DRAM bytes, vector ops, leakage cycles.
+5. Prices ("then price", `accelsim.energy`): counts x per-action energies.
+
+Array-side SRAM traffic of one tile ``mt x nt x kt`` (elements; ``R x C`` array)::
+
+    os: inputs mt kt ceil(nt/C)   weights kt nt ceil(mt/R)   outputs written mt nt
+    ws: inputs mt kt ceil(nt/C)   weights kt nt              outputs written mt nt ceil(kt/R)
+    is: inputs mt kt              weights kt nt ceil(mt/C)   outputs written mt nt ceil(kt/R)
+
+(the streamed operand is re-read once per fold of the other array dimension, the
+stationary one is loaded once per tile; ``ws``/``is`` produce one partial sum per row fold).
+Every output write but the first of each output element is a read-modify-write, so
+output reads = writes - M N per group.
 """
 
 from __future__ import annotations
@@ -16,10 +35,12 @@ import numpy as np
 from accelsim.arch import Arch
 from accelsim.dataflow import TIMINGS, ceil_div
 from accelsim.errors import ConfigError, Problem, did_you_mean
+from accelsim.memory import ORDERS, choose_tiling, tiled
 from accelsim.report import Report, provenance
 from accelsim.workload import Assignment, Workload
 
-OBJECTIVES = ("latency",)
+OBJECTIVES = ("latency", "energy", "edp")
+NOT_COSTED = "not costed: non-GEMM work needs a vector unit, and this arch declares none"
 
 
 def check_objective(objective: str) -> None:
@@ -36,15 +57,186 @@ def check_objective(objective: str) -> None:
         )
 
 
-def gemm_cycles(m, n, k, groups, rows, cols, dataflow: str, timing: str, k_per_cycle=1):
-    """Array cycles of GEMM layers (arrays broadcast), for one dataflow and timing mode."""
-    k_steps = ceil_div(k, k_per_cycle)
-    return TIMINGS[timing](m, n, k_steps, rows, cols, dataflow, groups)
+def layer_arrays(layers, pe) -> dict:
+    """The per-layer inputs of the model as arrays (one entry per layer)."""
+    quant = [la.quant for la in layers]
+    reasons: dict = {}
+    reason = [
+        (reasons.setdefault(q, pe.check(q)) if la.is_gemm else None) for la, q in zip(layers, quant)
+    ]
+    gemm = np.array([la.is_gemm for la in layers], dtype=bool)
+    dims = np.array([[la.m, la.n, la.k, la.groups] for la in layers], dtype=np.int64)
+    dims = np.where(gemm[:, None], dims.reshape(-1, 4), 1)
+    return {
+        "gemm": gemm,
+        "reason": reason,
+        "m": dims[:, 0],
+        "n": dims[:, 1],
+        "k": dims[:, 2],
+        "groups": dims[:, 3],
+        "elements": np.array([la.elements for la in layers], dtype=np.int64),
+        "a_bits": np.array([q.a_bits for q in quant], dtype=np.int64),
+        "w_bits": np.array([q.w_bits for q in quant], dtype=np.int64),
+        "acc_bits": np.array([q.acc_bits for q in quant], dtype=np.int64),
+        "out_bits": np.array([q.out_bits for q in quant], dtype=np.int64),
+        "pack": np.array(
+            [pe.k_per_cycle(q) if r is None else 1 for q, r in zip(quant, reason)],
+            dtype=np.int64,
+        ),
+    }
 
 
-def map_layers(cycles_by_dataflow: np.ndarray) -> np.ndarray:
-    """Index of the best dataflow per layer (``latency``: fewest cycles; ties: first listed)."""
-    return np.argmin(cycles_by_dataflow, axis=0)
+def _sram_elements(dataflow, rows, cols):
+    """Per-tile array-side SRAM element counts (see the module docstring)."""
+    if dataflow == "os":
+        return {
+            "inputs": lambda m, n, k: m * k * ceil_div(n, cols),
+            "weights": lambda m, n, k: k * n * ceil_div(m, rows),
+            "outputs": lambda m, n, k: m * n,
+        }
+    if dataflow == "ws":
+        return {
+            "inputs": lambda m, n, k: m * k * ceil_div(n, cols),
+            "weights": lambda m, n, k: k * n,
+            "outputs": lambda m, n, k: m * n * ceil_div(k, rows),
+        }
+    return {
+        "inputs": lambda m, n, k: m * k,
+        "weights": lambda m, n, k: k * n * ceil_div(m, cols),
+        "outputs": lambda m, n, k: m * n * ceil_div(k, rows),
+    }
+
+
+# operand bits that hop between neighbouring PEs on every MAC, per dataflow
+MOVING = {"os": ("a_bits", "w_bits"), "ws": ("a_bits", "acc_bits"), "is": ("w_bits", "acc_bits")}
+
+
+def evaluate(arch: Arch, x: dict) -> dict:
+    """Cycles, stalls and action counts of every layer under every allowed dataflow.
+
+    Returns arrays of shape ``[dataflows, layers]`` (counts in a nested dict keyed by
+    ``(component, action)``) plus per-layer tiling and feasibility.
+    """
+    m, n, k, g, pack = x["m"], x["n"], x["k"], x["groups"], x["pack"]
+    bits = (x["a_bits"], x["w_bits"], x["acc_bits"], x["out_bits"])
+    mem, dram = arch.spec.memories, arch.spec.dram
+    reason = list(x["reason"])
+    timing = TIMINGS[arch.timing]
+    tilings = []
+    for df in arch.dataflows:
+        if mem is None:
+            tilings.append(None)
+            continue
+        sizes = (mem.inputs.size_bytes, mem.weights.size_bytes, mem.outputs.size_bytes)
+
+        def tile_cycles(tm, tn, tk, inverse, df=df):
+            p = np.zeros(inverse.max() + 1, dtype=np.int64)
+            p[inverse.reshape(-1)] = pack  # the PE packing of each unique layer
+            p = p[:, None, None, None]
+            return timing(tm, tn, ceil_div(tk, p), arch.rows, arch.cols, df)
+
+        tilings.append(
+            choose_tiling(
+                m, n, k, bits, sizes, min(arch.rows, arch.cols), dram.bytes_per_cycle, tile_cycles
+            )
+        )
+    if mem is not None:
+        for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):
+            if reason[i] is None:
+                reason[i] = _too_small(i, x, sizes)
+    run = x["gemm"] & np.array([r is None for r in reason])
+
+    out = {"cycles": [], "compute": [], "stall_read": [], "stall_write": [], "stall_sram": []}
+    counts: list[dict] = []
+    for df, tiling in zip(arch.dataflows, tilings):
+        tm, tn, tk = (m, n, k) if tiling is None else (tiling["tm"], tiling["tn"], tiling["tk"])
+
+        def array_cycles(mt, nt, kt, df=df):
+            return timing(mt, nt, ceil_div(kt, pack), arch.rows, arch.cols, df)
+
+        compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
+        c = {("pe", "mac"): m * n * k * g}
+        moving = MOVING[df]
+        c[("pe", "operand_move_bytes")] = c[("pe", "mac")] * (x[moving[0]] + x[moving[1]]) / 8
+        stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
+        cycles = compute.astype(np.float64)
+        if mem is not None:
+            elems = {
+                t: g * tiled(fn, m, n, k, tm, tn, tk)
+                for t, fn in _sram_elements(df, arch.rows, arch.cols).items()
+            }
+            read_in = elems["inputs"] * x["a_bits"] / 8
+            read_w = elems["weights"] * x["w_bits"] / 8
+            out_w = elems["outputs"] * x["acc_bits"] / 8
+            out_r = (elems["outputs"] - m * n * g) * x["acc_bits"] / 8
+            d_read, d_write = tiling["read"] * g, tiling["write"] * g
+            d_in, d_w = tiling["inputs_read"] * g, tiling["weights_read"] * g
+            d_spill = tiling["spill"] * g
+            c[("inputs_sram", "read_bytes")] = read_in
+            c[("inputs_sram", "write_bytes")] = d_in
+            c[("weights_sram", "read_bytes")] = read_w
+            c[("weights_sram", "write_bytes")] = d_w
+            c[("outputs_sram", "read_bytes")] = out_r + d_write
+            c[("outputs_sram", "write_bytes")] = out_w + d_spill
+            c[("dram", "read_bytes")] = d_read
+            c[("dram", "write_bytes")] = d_write
+            if arch.timing == "accelsim":  # scalesim timing is SCALE-Sim's stall-free CALC mode
+                bw = dram.bytes_per_cycle
+                pro = (tm * tk * x["a_bits"] + tk * tn * x["w_bits"]) / 8 / bw
+                epi = tm * tn * x["out_bits"] / 8 / bw
+                sram = np.max(  # cycles each buffer's ports need
+                    [
+                        (read_in + d_in) / mem.inputs.bytes_per_cycle,
+                        (read_w + d_w) / mem.weights.bytes_per_cycle,
+                        (out_r + out_w + d_write + d_spill) / mem.outputs.bytes_per_cycle,
+                    ],
+                    axis=0,
+                )
+                dram_steady = (d_read + d_write) / bw - pro - epi
+                dram_excess = np.maximum(dram_steady - compute, 0)
+                sram_excess = np.maximum(sram - np.maximum(compute, dram_steady), 0)
+                share = np.divide(
+                    d_read, d_read + d_write, out=np.ones_like(d_read), where=d_read + d_write > 0
+                )
+                stall["stall_read"] = np.ceil(pro + dram_excess * share)
+                stall["stall_write"] = np.ceil(epi + dram_excess * (1 - share))
+                stall["stall_sram"] = np.ceil(sram_excess)
+                cycles = compute + sum(stall.values())
+        out["cycles"].append(cycles)
+        out["compute"].append(compute)
+        for key, value in stall.items():
+            out[key].append(value)
+        counts.append(c)
+
+    result = {key: np.stack(value) for key, value in out.items()}
+    result["counts"] = counts
+    result["reason"] = reason
+    result["run"] = run
+    result["tilings"] = tilings
+    return result
+
+
+def _too_small(i, x, sizes) -> str:
+    """Why layer ``i`` has no legal tiling: the smallest tile of some buffer does not fit."""
+    a, w, acc, out = (int(x[b][i]) for b in ("a_bits", "w_bits", "acc_bits", "out_bits"))
+    need = {"inputs": 2 * a / 8, "weights": 2 * w / 8, "outputs": (acc + out) / 8}
+    names = ("inputs", "weights", "outputs")
+    short = [f"{t} buffer ({s} bytes)" for t, s in zip(names, sizes) if need[t] > s]
+    where = ", ".join(short) or "the buffers"
+    return (
+        f"no tile of this layer fits {where} with double buffering; give the buffer more size_bytes"
+    )
+
+
+def choose(objective: str, cycles: np.ndarray, energy: np.ndarray) -> np.ndarray:
+    """Index of the best dataflow per layer (ties: the first listed in the arch)."""
+    if objective == "latency":
+        key = cycles
+    elif objective == "energy":
+        key = energy
+    else:
+        key = energy * cycles
+    return np.argmin(np.nan_to_num(key, nan=np.inf), axis=0)
 
 
 def simulate(
@@ -54,58 +246,78 @@ def simulate(
     objective: str = "latency",
 ) -> Report:
     """Simulate ``workload`` on ``arch``; return a `Report` with one row per layer."""
+    from accelsim.energy import area, price, vector_work
+
     check_objective(objective)
     wl = assignment.apply(workload) if assignment is not None else workload
-    layers = wl.layers
-    gemm = np.array([layer.is_gemm for layer in layers], dtype=bool)
-    pe = arch.pe
-    reasons: dict = {}
-    reason = [
-        (reasons.setdefault(layer.quant, pe.check(layer.quant)) if layer.is_gemm else None)
-        for layer in layers
-    ]
-    feasible = np.array([r is None for r in reason], dtype=bool)
-    run = gemm & feasible
-
-    dims = np.array([[la.m, la.n, la.k, la.groups] for la in layers], dtype=np.int64).reshape(-1, 4)
-    m, n, k, g = dims.T
-    pack = np.array([pe.k_per_cycle(la.quant) if r else 1 for la, r in zip(layers, run)])
-    dataflows = arch.dataflows
-    by_df = np.stack(
-        [
-            gemm_cycles(m, n, k, g, arch.rows, arch.cols, df, arch.timing, pack)
-            for df in dataflows
-        ]
+    x = layer_arrays(wl.layers, arch.pe)
+    ev = evaluate(arch, x)
+    energies, breakdowns = zip(
+        *(price(arch, x, c, cyc) for c, cyc in zip(ev["counts"], ev["cycles"]))
     )
-    choice = map_layers(by_df)
-    cycles = np.where(run, by_df[choice, np.arange(len(layers))], 0)
-    macs = m * n * k * g
+    energy = np.stack(energies) if energies[0] is not None else np.zeros_like(ev["cycles"])
+    pick = choose(objective, ev["cycles"], energy)
+    cols = np.arange(len(wl.layers))
+    run = ev["run"]
+    vec = vector_work(arch, x)
+
+    def sel(a):
+        return a[pick, cols]
 
     rows = {
-        "name": [la.name for la in layers],
-        "type": [la.type for la in layers],
-        "m": m,
-        "n": n,
-        "k": k,
-        "groups": g,
-        "elements": np.array([la.elements for la in layers], dtype=np.int64),
-        "a_bits": np.array([la.quant.a_bits for la in layers]),
-        "w_bits": np.array([la.quant.w_bits for la in layers]),
-        "a_encoding": [la.quant.a_encoding for la in layers],
-        "w_encoding": [la.quant.w_encoding for la in layers],
-        "macs": macs,
-        "pe_macs_per_cycle": pack,
-        "dataflow": [dataflows[c] if r else None for c, r in zip(choice, run)],
-        "feasible": feasible,
-        "costed": run,
+        "name": [la.name for la in wl.layers],
+        "type": [la.type for la in wl.layers],
+        "m": np.where(x["gemm"], x["m"], 0),
+        "n": np.where(x["gemm"], x["n"], 0),
+        "k": np.where(x["gemm"], x["k"], 0),
+        "groups": np.where(x["gemm"], x["groups"], 0),
+        "elements": x["elements"],
+        "a_bits": x["a_bits"],
+        "w_bits": x["w_bits"],
+        "a_encoding": [la.quant.a_encoding for la in wl.layers],
+        "w_encoding": [la.quant.w_encoding for la in wl.layers],
+        "macs": np.where(x["gemm"], x["m"] * x["n"] * x["k"] * x["groups"], 0),
+        "pe_macs_per_cycle": x["pack"],
+        "dataflow": [arch.dataflows[p] if r else None for p, r in zip(pick, run)],
+        "feasible": np.array([r is None for r in ev["reason"]]),
+        "costed": run | (~x["gemm"] & vec["costed"]),
         "reason": [
-            r if r is not None else (None if la.is_gemm else NOT_COSTED)
-            for la, r in zip(layers, reason)
+            r if r is not None else (None if g or vc else NOT_COSTED)
+            for r, g, vc in zip(ev["reason"], x["gemm"], vec["costed"])
         ],
-        "cycles": cycles,
-        "compute_cycles": cycles,
+        "cycles": np.where(run, sel(ev["cycles"]), vec["cycles"]),
+        "compute_cycles": np.where(run, sel(ev["compute"]), vec["cycles"]),
     }
-    return Report.build(arch, wl, rows, provenance(arch, wl, assignment, objective))
-
-
-NOT_COSTED = "not costed: non-GEMM work needs a vector unit, and this arch declares none"
+    if arch.spec.memories is not None:
+        t = {
+            key: sel(np.stack([tiling[key] for tiling in ev["tilings"]]))
+            for key in ("tm", "tn", "tk", "order")
+        }
+        rows["stall_cycles"] = np.where(run, sel(ev["cycles"] - ev["compute"]), 0)
+        rows["stall_dram_read_cycles"] = np.where(run, sel(ev["stall_read"]), 0)
+        rows["stall_dram_write_cycles"] = np.where(run, sel(ev["stall_write"]), 0)
+        rows["stall_sram_cycles"] = np.where(run, sel(ev["stall_sram"]), 0)
+        for dim in "mnk":
+            rows[f"tile_{dim}"] = np.where(run, t[f"t{dim}"], 0)
+        rows["loop_order"] = ["".join(ORDERS[o]) if r else None for o, r in zip(t["order"], run)]
+        for (comp, action), _ in ev["counts"][0].items():
+            if comp in ("dram", "inputs_sram", "weights_sram", "outputs_sram"):
+                key = f"{comp}_{action}"
+                rows[key] = np.where(
+                    run, np.ceil(sel(np.stack([c[(comp, action)] for c in ev["counts"]]))), 0
+                )
+        rows["dram_bytes"] = rows["dram_read_bytes"] + rows["dram_write_bytes"]
+    breakdown = None
+    if breakdowns[0] is not None:
+        rows["energy_pj"] = np.where(run, sel(energy), 0) + vec["energy_pj"]
+        breakdown = {}
+        for key in breakdowns[0]:
+            per_layer = np.where(run, sel(np.stack([b[key] for b in breakdowns])), 0)
+            rows[f"energy_{key[0]}_{key[1]}_pj".replace("_bytes", "")] = per_layer
+            breakdown[key] = float(per_layer.sum())
+        for key, value in vec["breakdown"].items():
+            breakdown[key] = breakdown.get(key, 0.0) + float(value.sum())
+            column = f"energy_{key[0]}_{key[1]}_pj"
+            rows[column] = rows.get(column, 0) + value
+    prov = provenance(arch, wl, assignment, objective)
+    return Report.build(arch, wl, rows, prov, breakdown, area(arch))

@@ -52,9 +52,11 @@ class Report:
     columns: dict
     total: dict
     provenance: dict
+    energy_breakdown: dict | None = None
+    area_um2: dict | None = None
 
     @classmethod
-    def build(cls, arch, wl, rows: dict, prov: dict) -> Report:
+    def build(cls, arch, wl, rows: dict, prov: dict, breakdown=None, area=None) -> Report:
         costed = np.asarray(rows["costed"], dtype=bool)
         cycles = np.where(costed, np.asarray(rows["cycles"], dtype=float), np.nan)
         macs = np.asarray(rows["macs"], dtype=np.int64)
@@ -67,7 +69,35 @@ class Report:
         cols["compute_cycles"] = np.where(costed, rows["compute_cycles"], np.nan)
         cols["latency_s"] = cycles / arch.clock_hz
         cols["utilization"] = util
-        return cls(arch.name, wl.name, cols, _totals(cols, arch, pes), prov)
+        total = _totals(cols, arch, pes)
+        peak = 2 * pes * float(np.max(cols.get("pe_macs_per_cycle", 1))) * arch.clock_hz / 1e12
+        total["peak_tops"] = peak
+        if breakdown is not None and total["feasible"]:
+            energy = float(np.nansum(cols["energy_pj"]))
+            total["energy_pj"] = energy
+            total["tops_per_w"] = 2 * total["macs"] / energy if energy else None
+            total["edp_pj_s"] = energy * total["latency_s"]
+        if area is not None:
+            mm2 = sum(area.values()) / 1e6
+            total["area_mm2"] = mm2
+            total["peak_tops_per_mm2"] = peak / mm2
+            if total["feasible"]:
+                total["tops_per_mm2"] = total["tops"] / mm2
+        if "dram_bytes" in cols and total["feasible"]:
+            total["dram_bytes"] = int(np.sum(cols["dram_bytes"]))
+            total["stall_cycles"] = int(np.sum(cols["stall_cycles"]))
+        return cls(arch.name, wl.name, cols, total, prov, breakdown, area)
+
+    def breakdown_table(self):
+        """Energy per (component, action) as a pandas DataFrame (pJ and share)."""
+        import pandas as pd
+
+        items = sorted((self.energy_breakdown or {}).items(), key=lambda kv: -kv[1])
+        total = sum(v for _, v in items) or 1.0
+        return pd.DataFrame(
+            [(c, a, v, v / total) for (c, a), v in items],
+            columns=["component", "action", "energy_pj", "share"],
+        )
 
     @property
     def layers(self):
@@ -78,9 +108,7 @@ class Report:
 
     def layer_records(self) -> list[dict]:
         n = len(self.columns["name"])
-        return [
-            {key: _plain(self.columns[key][i]) for key in self.columns} for i in range(n)
-        ]
+        return [{key: _plain(self.columns[key][i]) for key in self.columns} for i in range(n)]
 
     def to_dict(self) -> dict:
         return {
@@ -88,6 +116,11 @@ class Report:
             "workload": self.workload,
             "provenance": self.provenance,
             "total": {k: _plain(v) for k, v in self.total.items()},
+            "energy_breakdown": [
+                {"component": c, "action": a, "energy_pj": v}
+                for (c, a), v in (self.energy_breakdown or {}).items()
+            ],
+            "area_um2": self.area_um2,
             "layers": self.layer_records(),
         }
 

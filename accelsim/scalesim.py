@@ -96,7 +96,9 @@ def parse_cfg(text: str, file: str) -> tuple[dict, dict, list[Problem]]:
             if section not in CFG_KEYS:
                 hint = did_you_mean(section, CFG_KEYS)
                 problems.append(
-                    Problem(file, number, section, f"unknown section{hint}", None, ", ".join(CFG_KEYS))
+                    Problem(
+                        file, number, section, f"unknown section{hint}", None, ", ".join(CFG_KEYS)
+                    )
                 )
             values.setdefault(section, {})
             lines[(section, None)] = number
@@ -112,7 +114,9 @@ def parse_cfg(text: str, file: str) -> tuple[dict, dict, list[Problem]]:
         if key in values[section]:
             first = lines[(section, key)]
             problems.append(
-                Problem(file, number, f"{section}.{key}", f"duplicate key (first given on line {first})")
+                Problem(
+                    file, number, f"{section}.{key}", f"duplicate key (first given on line {first})"
+                )
             )
             continue
         values[section][key] = value
@@ -130,7 +134,12 @@ def _cfg_problems(values: dict, lines: dict, file: str) -> list[Problem]:
         for key, required in known.items():
             if required and key not in entries:
                 problems.append(
-                    Problem(file, lines.get((section, None)), f"{section}.{key}", "required key is missing")
+                    Problem(
+                        file,
+                        lines.get((section, None)),
+                        f"{section}.{key}",
+                        "required key is missing",
+                    )
                 )
         for key, value in entries.items():
             where = (file, lines[(section, key)], f"{section}.{key}")
@@ -144,7 +153,9 @@ def _cfg_problems(values: dict, lines: dict, file: str) -> list[Problem]:
                     problems.append(Problem(*where, "out of range", value, ">= 1"))
             elif key == "dataflow" and value not in ("os", "ws", "is"):
                 hint = did_you_mean(value, ("os", "ws", "is"))
-                problems.append(Problem(*where, f"unknown dataflow{hint}", repr(value), "os, ws, is"))
+                problems.append(
+                    Problem(*where, f"unknown dataflow{hint}", repr(value), "os, ws, is")
+                )
             elif key == "interfacebandwidth" and value not in ("CALC", "USER"):
                 problems.append(Problem(*where, "not an allowed value", repr(value), "CALC, USER"))
             elif key == "sparsitysupport" and value.lower() not in ("false", "true"):
@@ -237,9 +248,13 @@ def load_topology(path) -> Workload:
         values = []
         for column, value in zip(columns[1:], raw):
             if not re.fullmatch(r"[+-]?\d+", value):
-                problems.append(Problem(file, number, f"{name}.{column}", "not a whole number", repr(value)))
+                problems.append(
+                    Problem(file, number, f"{name}.{column}", "not a whole number", repr(value))
+                )
             elif int(value) < 1:
-                problems.append(Problem(file, number, f"{name}.{column}", "out of range", value, ">= 1"))
+                problems.append(
+                    Problem(file, number, f"{name}.{column}", "out of range", value, ">= 1")
+                )
             else:
                 values.append(int(value))
         if not name or name in names:
@@ -294,7 +309,11 @@ def write_topology(workload: Workload, path) -> None:
     for layer in workload.layers:
         if not layer.is_gemm:
             continue
-        names = [layer.name] if layer.groups == 1 else [f"{layer.name}_g{i}" for i in range(layer.groups)]
+        names = (
+            [layer.name]
+            if layer.groups == 1
+            else [f"{layer.name}_g{i}" for i in range(layer.groups)]
+        )
         out += [f"{name}, {layer.m}, {layer.n}, {layer.k}," for name in names]
     Path(path).write_text("\n".join(out) + "\n")
 

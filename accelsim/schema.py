@@ -171,9 +171,14 @@ def _walk(cls, data, loc):
             tp = get_args(tp)[1]
         else:
             tp = None
-        node = node.get(part) if isinstance(node, dict) else (
-            node[part] if isinstance(node, tuple) and isinstance(part, int) and part < len(node)
-            else None
+        node = (
+            node.get(part)
+            if isinstance(node, dict)
+            else (
+                node[part]
+                if isinstance(node, tuple) and isinstance(part, int) and part < len(node)
+                else None
+            )
         )
     return tuple(path), parent
 
@@ -183,4 +188,3 @@ def _fields(tp) -> list[str]:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return list(tp.model_fields)
     return []
-

@@ -34,7 +34,9 @@ from accelsim.schema import NonNegInt, PositiveInt, Strict, validate
 from accelsim.yamlio import Doc, read_yaml
 
 Pair = PositiveInt | tuple[PositiveInt, PositiveInt]
-Padding = NonNegInt | tuple[NonNegInt, NonNegInt] | tuple[NonNegInt, NonNegInt, NonNegInt, NonNegInt]
+Padding = (
+    NonNegInt | tuple[NonNegInt, NonNegInt] | tuple[NonNegInt, NonNegInt, NonNegInt, NonNegInt]
+)
 
 
 def pair(value) -> tuple[int, int]:
@@ -403,15 +405,14 @@ class Assignment:
         problems, changes = [], dict(self.layers)
         for name in changes:
             if name not in names:
-                problems.append(
-                    doc.problem(
-                        ("assignment", name),
-                        f"no layer of workload {wl.name!r} has this name{did_you_mean(name, names)}",
-                    )
-                )
+                hint = did_you_mean(name, names)
+                message = f"no layer of workload {wl.name!r} has this name{hint}"
+                problems.append(doc.problem(("assignment", name), message))
         layers = []
         for layer in wl.layers:
-            quant = _resolve_quant(layer.quant, changes.get(layer.name), doc, ("assignment", layer.name))
+            quant = _resolve_quant(
+                layer.quant, changes.get(layer.name), doc, ("assignment", layer.name)
+            )
             if isinstance(quant, Problem):
                 problems.append(quant)
                 continue

@@ -65,9 +65,7 @@ def _build(node, path, lines, problems, file):
             lines[(*path, key)] = key_node.start_mark.line + 1  # point at the key's line
         return out
     if isinstance(node, yaml.SequenceNode):
-        return tuple(
-            _build(v, (*path, i), lines, problems, file) for i, v in enumerate(node.value)
-        )
+        return tuple(_build(v, (*path, i), lines, problems, file) for i, v in enumerate(node.value))
     return _scalar(node)
 
 

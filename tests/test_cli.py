@@ -28,7 +28,9 @@ def test_run_table_json_csv_and_out(write, tmp_path):
     assert data["total"]["cycles"] == sum(r["cycles"] or 0 for r in data["layers"])
     assert json.loads((tmp_path / "out" / "report.json").read_text()) == data
     csv_text = (tmp_path / "out" / "layers.csv").read_text().splitlines()
-    assert csv_text[0].startswith("name,type,m,n,k,groups") and len(csv_text) == 1 + len(data["layers"])
+    assert csv_text[0].startswith("name,type,m,n,k,groups") and len(csv_text) == 1 + len(
+        data["layers"]
+    )
     assert _accelsim("run", ARCH, wl, "--format", "csv").stdout.splitlines() == csv_text
 
 

@@ -5,10 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import QUANT, ROOT
 
 import accelsim
 from accelsim.io import load_any
-from conftest import QUANT, ROOT
 
 ARCH = """\
 name: a
@@ -51,13 +51,19 @@ def test_empty_file(write):
 
 
 def test_invalid_yaml_names_line(write):
-    with pytest.raises(accelsim.ConfigError, match=r"b\.yaml:4: <top>: not valid YAML: .*\(while parsing a flow sequence that starts on line 3\)"):
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"b\.yaml:4: <top>: not valid YAML: .*\(while parsing a flow sequence that starts on line 3\)",
+    ):
         accelsim.load_arch(write("b.yaml", "name: a\narray:\n  rows: [1\n"))
 
 
 def test_duplicate_key(write):
     text = ARCH.replace("  cols: 4\n", "  cols: 4\n  rows: 8\n")
-    with pytest.raises(accelsim.ConfigError, match=r"a\.yaml:5: array\.rows: duplicate key \(first given on line 3\)"):
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"a\.yaml:5: array\.rows: duplicate key \(first given on line 3\)",
+    ):
         accelsim.load_arch(write("a.yaml", text))
 
 
@@ -74,7 +80,8 @@ def test_unknown_key_did_you_mean(write):
 def test_wrong_type(write):
     text = ARCH.replace("rows: 4", 'rows: "4"')
     with pytest.raises(
-        accelsim.ConfigError, match=r"a\.yaml:3: array\.rows: wrong type; found '4' \(str\); allowed: an integer"
+        accelsim.ConfigError,
+        match=r"a\.yaml:3: array\.rows: wrong type; found '4' \(str\); allowed: an integer",
     ):
         accelsim.load_arch(write("a.yaml", text))
 
@@ -83,21 +90,25 @@ def test_wrong_type(write):
 def test_zero_or_negative_size(write, value):
     text = ARCH.replace("cols: 4", f"cols: {value}")
     with pytest.raises(
-        accelsim.ConfigError, match=rf"a\.yaml:4: array\.cols: out of range; found {value} \(int\); allowed: >= 1"
+        accelsim.ConfigError,
+        match=rf"a\.yaml:4: array\.cols: out of range; found {value} \(int\); allowed: >= 1",
     ):
         accelsim.load_arch(write("a.yaml", text))
 
 
 def test_unknown_dataflow(write):
     text = ARCH.replace("dataflow: ws", "dataflow: [ws, rs]")
-    with pytest.raises(accelsim.ConfigError, match=r"array\.dataflow.*found 'rs'.*allowed: os, ws, is"):
+    with pytest.raises(
+        accelsim.ConfigError, match=r"array\.dataflow.*found 'rs'.*allowed: os, ws, is"
+    ):
         accelsim.load_arch(write("a.yaml", text))
 
 
 def test_unknown_pe_kind_did_you_mean(write):
     text = ARCH.replace("kind: int_mac", "kind: int_mc")
     with pytest.raises(
-        accelsim.ConfigError, match=r"a\.yaml:8: pe\.kind: not an allowed value \(did you mean 'int_mac'\?\)"
+        accelsim.ConfigError,
+        match=r"a\.yaml:8: pe\.kind: not an allowed value \(did you mean 'int_mac'\?\)",
     ):
         accelsim.load_arch(write("a.yaml", text))
 
@@ -105,37 +116,51 @@ def test_unknown_pe_kind_did_you_mean(write):
 @pytest.mark.parametrize("bits", [0, 33])
 def test_bits_outside_1_to_32(write, bits):
     text = WL.replace("w_bits: 8", f"w_bits: {bits}")
-    with pytest.raises(accelsim.ConfigError, match=rf"w\.yaml:3: quant\.w_bits: out of range; found {bits}"):
+    with pytest.raises(
+        accelsim.ConfigError, match=rf"w\.yaml:3: quant\.w_bits: out of range; found {bits}"
+    ):
         accelsim.load_workload(write("w.yaml", text))
 
 
 def test_binary_encoding_needs_one_bit(write):
     text = WL.replace("w_encoding: int", "w_encoding: binary")
-    with pytest.raises(accelsim.ConfigError, match=r"quant: w_encoding 'binary' .* needs w_bits: 1, found w_bits: 8"):
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"quant: w_encoding 'binary' .* needs w_bits: 1, found w_bits: 8",
+    ):
         accelsim.load_workload(write("w.yaml", text))
 
 
 def test_missing_key(write):
     text = ARCH.replace("  clock_mhz: 100\n", "")
-    with pytest.raises(accelsim.ConfigError, match=r"a\.yaml:2: array\.clock_mhz: required key is missing"):
+    with pytest.raises(
+        accelsim.ConfigError, match=r"a\.yaml:2: array\.clock_mhz: required key is missing"
+    ):
         accelsim.load_arch(write("a.yaml", text))
 
 
 def test_unknown_layer_type(write):
     text = WL.replace("type: fc", "type: fully_connected")
-    with pytest.raises(accelsim.ConfigError, match=r"w\.yaml:6: layers\.1\.type: not an allowed value.*found 'fully_connected'"):
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"w\.yaml:6: layers\.1\.type: not an allowed value.*found 'fully_connected'",
+    ):
         accelsim.load_workload(write("w.yaml", text))
 
 
 def test_groups_must_divide_channels(write):
     text = WL.replace("kernel: 3}", "kernel: 3, groups: 2}")
-    with pytest.raises(accelsim.ConfigError, match=r"layers\.0: groups \(2\) must divide in_channels \(3\)"):
+    with pytest.raises(
+        accelsim.ConfigError, match=r"layers\.0: groups \(2\) must divide in_channels \(3\)"
+    ):
         accelsim.load_workload(write("w.yaml", text))
 
 
 def test_kernel_larger_than_input(write):
     text = WL.replace("kernel: 3}", "kernel: 9}")
-    with pytest.raises(accelsim.ConfigError, match=r"layers\.0: the kernel does not fit the padded input"):
+    with pytest.raises(
+        accelsim.ConfigError, match=r"layers\.0: the kernel does not fit the padded input"
+    ):
         accelsim.load_workload(write("w.yaml", text))
 
 
@@ -166,12 +191,17 @@ def test_every_problem_reported_together(write):
 def test_assignment_unknown_layer(write):
     wl = accelsim.load_workload(write("w.yaml", WL))
     asg = accelsim.load_assignment(write("s.yaml", "name: s\nassignment:\n  c2: {w_bits: 4}\n"))
-    with pytest.raises(accelsim.ConfigError, match=r"s\.yaml:3: assignment\.c2: no layer of workload 'w' has this name \(did you mean 'c1'\?\)"):
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"s\.yaml:3: assignment\.c2: no layer of workload 'w' has this name \(did you mean 'c1'\?\)",
+    ):
         asg.apply(wl)
 
 
 def test_assignment_bad_bits(write):
-    with pytest.raises(accelsim.ConfigError, match=r"s\.yaml:3: assignment\.c1\.w_bits: out of range; found 0"):
+    with pytest.raises(
+        accelsim.ConfigError, match=r"s\.yaml:3: assignment\.c1\.w_bits: out of range; found 0"
+    ):
         accelsim.load_assignment(write("s.yaml", "name: s\nassignment:\n  c1: {w_bits: 0}\n"))
 
 

@@ -1,9 +1,9 @@
 """GEMM lowering of every layer type, derived by hand (DESIGN.md §3: m, n, k, groups)."""
 
 import pytest
+from conftest import QUANT
 
 import accelsim
-from conftest import QUANT
 
 
 def _one(write, layer: str, batch: int = 1):

@@ -6,12 +6,12 @@ test_systolic_stepper.py; here: the wiring from workload to report."""
 import json
 
 import numpy as np
+from conftest import QUANT
 from hypothesis import given
 from hypothesis import strategies as st
 
 import accelsim
 from accelsim.dataflow import DATAFLOWS, scalesim_cycles, systolic_cycles
-from conftest import QUANT
 
 ARCH = """\
 name: a
@@ -25,7 +25,9 @@ def _arch(write, rows=32, cols=32, df="[os, ws, is]"):
 
 
 def _wl(write, layers: str, quant=QUANT):
-    return accelsim.load_workload(write("w.yaml", f"name: w\nbatch: 1\nquant: {quant}\nlayers:\n{layers}"))
+    return accelsim.load_workload(
+        write("w.yaml", f"name: w\nbatch: 1\nquant: {quant}\nlayers:\n{layers}")
+    )
 
 
 CONV = "  - {name: c1, type: conv, in_channels: 3, out_channels: 16, in_h: 32, in_w: 32, kernel: 3, padding: 1}\n"
@@ -40,7 +42,11 @@ def test_hand_derived_conv_on_32x32(write):
     report = accelsim.simulate(_arch(write), _wl(write, CONV))
     row = report.layer_records()[0]
     assert (row["dataflow"], row["cycles"]) == ("ws", 1097)
-    assert [int(systolic_cycles(1024, 16, 27, 32, 32, df)) for df in DATAFLOWS] == [3360, 1097, 3360]
+    assert [int(systolic_cycles(1024, 16, 27, 32, 32, df)) for df in DATAFLOWS] == [
+        3360,
+        1097,
+        3360,
+    ]
     assert row["utilization"] == 442368 / (1097 * 1024)
     assert report.total["latency_s"] == 1097 / 500e6
     assert report.total["tops"] == 2 * 442368 / (1097 / 500e6) / 1e12
@@ -55,7 +61,9 @@ def test_scalesim_formula_by_hand():
 
 
 def test_infeasible_layer_is_a_row_with_a_reason(write):
-    layers = CONV + "  - {name: f, type: fc, in_features: 64, out_features: 10, quant: {a_bits: 16}}\n"
+    layers = (
+        CONV + "  - {name: f, type: fc, in_features: 64, out_features: 10, quant: {a_bits: 16}}\n"
+    )
     report = accelsim.simulate(_arch(write), _wl(write, layers))
     bad = report.layer_records()[1]
     assert bad["feasible"] is False and bad["cycles"] is None
@@ -65,10 +73,17 @@ def test_infeasible_layer_is_a_row_with_a_reason(write):
 
 
 def test_non_gemm_layers_are_listed_not_costed(write):
-    layers = CONV + "  - {name: p, type: pool, pool: max, channels: 16, in_h: 32, in_w: 32, kernel: 2, stride: 2, input_from: [c1]}\n"
+    layers = (
+        CONV
+        + "  - {name: p, type: pool, pool: max, channels: 16, in_h: 32, in_w: 32, kernel: 2, stride: 2, input_from: [c1]}\n"
+    )
     report = accelsim.simulate(_arch(write), _wl(write, layers))
     pool = report.layer_records()[1]
-    assert pool["costed"] is False and pool["cycles"] is None and pool["reason"].startswith("not costed")
+    assert (
+        pool["costed"] is False
+        and pool["cycles"] is None
+        and pool["reason"].startswith("not costed")
+    )
     assert report.total["uncosted_layers"] == 1 and report.total["cycles"] == 1097
 
 
@@ -115,5 +130,7 @@ def test_mapper_picks_the_fastest_dataflow(write):
     layers = CONV + "  - {name: f, type: fc, in_features: 4096, out_features: 10}\n"
     report = accelsim.simulate(_arch(write), _wl(write, layers))
     for row in report.layer_records():
-        options = {df: int(systolic_cycles(row["m"], row["n"], row["k"], 32, 32, df)) for df in DATAFLOWS}
+        options = {
+            df: int(systolic_cycles(row["m"], row["n"], row["k"], 32, 32, df)) for df in DATAFLOWS
+        }
         assert row["cycles"] == min(options.values()) == options[row["dataflow"]]

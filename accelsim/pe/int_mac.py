@@ -50,5 +50,10 @@ class IntMac(Strict):
     def k_per_cycle(self, quant: QuantSpec) -> int:
         return 1
 
-    def cycles_per_step(self, quant: QuantSpec) -> int:
-        return 1
+    def mac_pj(self, tech, a_bits, w_bits):
+        """Energy of one MAC: the technology's fixed-point MAC at the operands' bits (a
+        narrower operand toggles fewer bits of the same multiplier)."""
+        return tech.mac_pj(a_bits, w_bits)
+
+    def area_um2(self, tech) -> float:
+        return float(tech.mac_area_um2(self.max_a_bits, self.max_w_bits))

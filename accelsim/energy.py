@@ -1,0 +1,117 @@
+"""Pricing: action counts x per-action energies, leakage and area (DESIGN.md §5, "Energy").
+
+Counts come from `accelsim.model` ("count first"); the energy of each action comes from
+`accelsim.technology` at the arch's node and voltage unless the arch file overrides it
+("then price"). An arch without a ``technology`` section gets no energy columns (absent, not
+zero). Every action and its price:
+
+=============================  ==============================================================
+(component, action)            energy per unit
+=============================  ==============================================================
+(pe, mac)                      ``pe.mac_pj(tech, a_bits, w_bits)`` x ``technology.mac_pj_scale``
+(pe, operand_move_bytes)       one register hop of one byte: ``technology.register_pj_per_byte``
+(<buffer>_sram, read_bytes)    ``memories.<buffer>.read_pj_per_byte`` or the SRAM fit at its size
+(<buffer>_sram, write_bytes)   ``memories.<buffer>.write_pj_per_byte`` or the SRAM fit
+(dram, read_bytes/write_bytes) ``dram.pj_per_byte`` or the DRAM kind's energy
+(chip, leakage_cycles)         leakage power of the whole chip area for one cycle
+(vector, op)                   ``vector_unit.op_pj`` or the technology's vector op
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BUFFERS = ("inputs", "weights", "outputs")
+
+
+def tech_of(arch):
+    """The `Technology` of an arch, or None when the arch has no technology section."""
+    cfg = arch.spec.technology
+    if cfg is None:
+        return None
+    from accelsim.technology import technology
+
+    dram = arch.spec.dram.kind if arch.spec.dram is not None else "lpddr4"
+    return technology(cfg.node_nm, cfg.voltage_v, dram)
+
+
+def unit_prices(arch, tech, x) -> dict:
+    """Energy per unit of every action this arch can count (pJ; arrays are per layer)."""
+    cfg = arch.spec.technology
+    prices = {
+        ("pe", "mac"): arch.pe.mac_pj(tech, x["a_bits"], x["w_bits"]) * cfg.mac_pj_scale,
+        ("pe", "operand_move_bytes"): cfg.register_pj_per_byte or tech.register_pj_per_byte(),
+    }
+    mem, dram = arch.spec.memories, arch.spec.dram
+    if mem is not None:
+        for name in BUFFERS:
+            buf = getattr(mem, name)
+            prices[(f"{name}_sram", "read_bytes")] = (
+                buf.read_pj_per_byte or tech.sram_read_pj_per_byte(buf.size_bytes)
+            )
+            prices[(f"{name}_sram", "write_bytes")] = (
+                buf.write_pj_per_byte or tech.sram_write_pj_per_byte(buf.size_bytes)
+            )
+        per_byte = dram.pj_per_byte or tech.dram_pj_per_byte()
+        prices[("dram", "read_bytes")] = per_byte
+        prices[("dram", "write_bytes")] = per_byte
+    return prices
+
+
+def area_um2(arch, tech) -> dict:
+    """Area per component (um^2): the PE array, each SRAM buffer, the vector unit."""
+    area = {"pe_array": arch.rows * arch.cols * float(arch.pe.area_um2(tech))}
+    if arch.spec.memories is not None:
+        for name in BUFFERS:
+            area[f"{name}_sram"] = float(
+                tech.sram_area_um2(getattr(arch.spec.memories, name).size_bytes)
+            )
+    if arch.spec.vector_unit is not None:
+        area["vector_unit"] = arch.spec.vector_unit.lanes * float(tech.mac_area_um2(16, 16))
+    return area
+
+
+def area(arch) -> dict | None:
+    """Area per component of an arch with a technology section, else None."""
+    tech = tech_of(arch)
+    return None if tech is None else area_um2(arch, tech)
+
+
+def price(arch, x: dict, counts: dict, cycles: np.ndarray):
+    """``(energy_pj[L], {(component, action): pJ[L]})``, or ``(None, None)`` without a
+    technology section."""
+    tech = tech_of(arch)
+    if tech is None:
+        return None, None
+    prices = unit_prices(arch, tech, x)
+    breakdown = {key: counts[key] * prices[key] for key in counts}
+    leak = tech.leakage_pj_per_cycle(sum(area_um2(arch, tech).values()), arch.clock_hz)
+    breakdown[("chip", "leakage")] = cycles * leak
+    return sum(breakdown.values()), breakdown
+
+
+def vector_work(arch, x: dict) -> dict:
+    """Cycles and energy of non-GEMM layers on the arch's vector unit (if it has one).
+
+    A lane does one element operation per cycle: ``cycles = ceil(elements / lanes)``; the
+    operands are assumed to be in on-chip SRAM (their traffic is not counted).
+    """
+    n = len(x["gemm"])
+    vec = arch.spec.vector_unit
+    zero = np.zeros(n)
+    if vec is None:
+        return {"costed": np.zeros(n, dtype=bool), "cycles": zero, "energy_pj": zero,
+                "breakdown": {}}  # fmt: skip
+    other = ~x["gemm"]
+    cycles = np.where(other, -(-x["elements"] // vec.lanes), 0)
+    tech = tech_of(arch)
+    energy = zero
+    breakdown = {}
+    if tech is not None:
+        op = vec.op_pj or tech.vector_op_pj("add", 16)
+        leak = tech.leakage_pj_per_cycle(sum(area_um2(arch, tech).values()), arch.clock_hz)
+        ops = np.where(other, x["elements"] * op, 0.0)
+        breakdown = {("vector", "op"): ops, ("chip", "leakage"): cycles * leak}
+        energy = ops + cycles * leak
+    return {"costed": other, "cycles": cycles, "energy_pj": energy, "breakdown": breakdown}

@@ -1,0 +1,171 @@
+"""Memory: DRAM <-> SRAM tiling, traffic and stalls, vectorised over layers.
+
+Search space (the mapper's tiling, per layer)
+---------------------------------------------
+A GEMM ``inputs[M, K] @ weights[K, N]`` (per group) is cut into DRAM tiles of
+``Tm x Tn x Tk`` and run as a loop nest over the tiles in one of the six loop orders
+(outer to inner, e.g. ``n, m, k``). Each tile size is chosen from ``E / 2^j`` for
+``j = 0..7`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
+the extent ``E``. Every (order, Tm, Tn, Tk) whose tiles fit the buffers is legal; the
+mapper picks the one with the least DRAM traffic. Ties (many tilings move the same bytes)
+go to the least exposed time, estimated as the first tile's loads plus the last tile's
+write-back at the DRAM bandwidth plus ``rows + cols`` cycles of fill and drain per tile;
+then to the first order in `ORDERS`. The chosen tiling is then costed exactly.
+
+Capacity (double buffering: the next tile loads while the current one computes)::
+
+    inputs:  2 Tm Tk a_bits / 8            <= inputs.size_bytes
+    weights: 2 Tk Tn w_bits / 8            <= weights.size_bytes
+    outputs: Tm Tn (acc_bits + out_bits) / 8 <= outputs.size_bytes   (accumulating + draining)
+
+Reuse rule (as in Timeloop's analysis): a tile stays in its buffer while only loops that
+do not index it advance *inside* it. A tensor is fetched again once for every iteration
+of each loop that does not index it but sits outside the innermost loop (with more than
+one trip) that does. Refetch factors ``f_inputs`` (indexed by m, k), ``f_weights``
+(k, n), ``f_outputs`` (m, n). DRAM traffic per group::
+
+    read  = M K a/8 f_inputs + K N w/8 f_weights + (f_outputs - 1) M N acc/8
+    write = M N out/8 + (f_outputs - 1) M N acc/8
+
+(partial sums that leave the chip while k is still being reduced go out and come back at
+``acc_bits``). Sub-byte operands are packed: 4-bit weights take half the bytes of 8-bit.
+
+Time: each DRAM tile runs on the array as its own GEMM (its own folds, fill and drain),
+so compute cycles are the closed form summed over the tiles. DRAM and array overlap
+(double buffering) except for the first tile's loads and the last tile's write-back::
+
+    prologue = (Tm Tk a + Tk Tn w) / 8 / dram.bytes_per_cycle
+    epilogue = Tm Tn out / 8 / dram.bytes_per_cycle
+    steady   = max(compute, (read + write) / dram.bytes_per_cycle - prologue - epilogue,
+                   sram_bytes[X] / X.bytes_per_cycle for each buffer X)
+    cycles   = prologue + steady + epilogue;   stalls = cycles - compute >= 0
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+ORDERS = tuple(itertools.permutations("mnk"))
+RELEVANT = {"inputs": "mk", "weights": "kn", "outputs": "mn"}
+HALVINGS = 8
+PARTS = ("inputs_read", "weights_read", "spill")
+
+
+def candidates(extent: np.ndarray, g: int) -> np.ndarray:
+    """Tile sizes per layer: ``[L, HALVINGS + 1]``, each in ``[1, extent]``."""
+    e = np.asarray(extent, dtype=np.int64)[:, None]
+    j = np.arange(HALVINGS, dtype=np.int64)[None, :]
+    halves = -(-e // (1 << j))
+    halves = -(-halves // g) * g
+    out = np.concatenate([halves, np.full_like(e, g)], axis=1)
+    return np.minimum(out, e)
+
+
+def refetch(order, trips: dict, tensor: str):
+    """Refetch factor of ``tensor`` for a loop ``order`` (outer to inner) and trip counts.
+
+    The one loop that does not index the tensor multiplies its traffic when it sits outside
+    a loop that does index it and runs more than once.
+    """
+    relevant = RELEVANT[tensor]
+    (other,) = set("mnk") - set(relevant)
+    pos = {loop: i for i, loop in enumerate(order)}
+    outside = [trips[r] > 1 for r in relevant if pos[other] < pos[r]]
+    if not outside:
+        return 1
+    cond = outside[0] if len(outside) == 1 else outside[0] | outside[1]
+    return np.where(cond, trips[other], 1)
+
+
+def traffic(m, n, k, tm, tn, tk, bits, order):
+    """DRAM read and write bytes per group for tiles ``(tm, tn, tk)`` in ``order``."""
+    a, w, acc, out = bits
+    trips = {"m": -(-m // tm), "n": -(-n // tn), "k": -(-k // tk)}
+    parts = {
+        "inputs_read": m * k * a / 8 * refetch(order, trips, "inputs"),
+        "weights_read": k * n * w / 8 * refetch(order, trips, "weights"),
+        "spill": (refetch(order, trips, "outputs") - 1) * m * n * acc / 8,
+    }
+    read = parts["inputs_read"] + parts["weights_read"] + parts["spill"]
+    write = m * n * out / 8 + parts["spill"]
+    return read, write, parts
+
+
+def choose_tiling(m, n, k, bits, sizes, g: int, bytes_per_cycle: float, tile_cycles):
+    """Best legal tiling per layer; identical layers are searched once.
+
+    ``bits = (a, w, acc, out)`` arrays; ``sizes = (inputs, weights, outputs)`` bytes;
+    ``tile_cycles(tm, tn, tk)`` the array cycles of one tile. Returns a dict of per-layer
+    arrays: ``tm, tn, tk, order`` (index into ORDERS), DRAM ``read, write`` bytes per group
+    and their parts ``inputs_read, weights_read, spill`` (partial sums out and back), and
+    ``fits`` (False where not even the smallest tile fits a buffer).
+    """
+    keys = np.stack([np.asarray(v, dtype=np.int64) for v in (m, n, k, *bits)], axis=1)
+    unique, inverse = np.unique(keys, axis=0, return_inverse=True)
+    u_bits = tuple(unique[:, 3:].T)
+    found = _search(*unique[:, :3].T, u_bits, sizes, g, bytes_per_cycle, tile_cycles, inverse)
+    return {key: value[inverse.reshape(-1)] for key, value in found.items()}
+
+
+def _search(m, n, k, bits, sizes, g, bytes_per_cycle, tile_cycles, inverse):
+    u = len(m)
+    a, w, acc, out = (np.asarray(b, dtype=np.float64)[:, None, None, None] for b in bits)
+    cm = candidates(m, g)[:, :, None, None]
+    cn = candidates(n, g)[:, None, :, None]
+    ck = candidates(k, g)[:, None, None, :]
+    mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None] for x in (m, n, k))
+    s_in, s_w, s_out = sizes
+    fits = (
+        (2 * cm * ck * a / 8 <= s_in)
+        & (2 * ck * cn * w / 8 <= s_w)
+        & (cm * cn * (acc + out) / 8 <= s_out)
+    )
+    tiles = -(-mm // cm) * -(-nn // cn) * -(-kk // ck)
+    edges = ((cm * ck * a + ck * cn * w + cm * cn * out) / 8) / bytes_per_cycle
+    compute = tiles * tile_cycles(cm, cn, ck, inverse)
+    shape, rows = fits.shape, np.arange(u)
+    best = {"cost": np.full(u, np.inf), "time": np.full(u, np.inf)}
+    for index, order in enumerate(ORDERS):
+        read, write, parts = traffic(mm, nn, kk, cm, cn, ck, (a, w, acc, out), order)
+        moved = np.where(fits, read + write, np.inf).reshape(u, -1)
+        least = moved.min(axis=1)
+        # ties in traffic go to the shortest estimated time (edges exposed, rest overlapped)
+        time = edges + np.maximum(compute, (read + write) / bytes_per_cycle - edges)
+        time = np.where(
+            moved <= least[:, None], np.broadcast_to(time, shape).reshape(u, -1), np.inf
+        )
+        pick = np.argmin(time, axis=1)
+        quick = time[rows, pick]
+        better = (least < best["cost"]) | ((least == best["cost"]) & (quick < best["time"]))
+        i, j, q = np.unravel_index(pick, shape[1:])
+        chosen = {
+            "tm": cm[rows, i, 0, 0], "tn": cn[rows, 0, j, 0], "tk": ck[rows, 0, 0, q],
+            "order": np.full(u, index), "cost": least, "time": quick,
+            **{key: np.broadcast_to(v, shape)[rows, i, j, q]
+               for key, v in (("read", read), ("write", write), *parts.items())},
+        }  # fmt: skip
+        for key, value in chosen.items():
+            best[key] = np.where(better, value, best.get(key, value))
+    best["fits"] = np.isfinite(best.pop("cost"))
+    best.pop("time")
+    return best
+
+
+def tiled(fn, m, n, k, tm, tn, tk):
+    """Sum ``fn(m_t, n_t, k_t) * count`` over the tiles: full tiles and edge remainders."""
+    total = 0
+    for dims in itertools.product(*[_pieces(e, t) for e, t in ((m, tm), (n, tn), (k, tk))]):
+        (em, cm), (en, cn), (ek, ck) = dims
+        count = cm * cn * ck
+        value = fn(np.maximum(em, 1), np.maximum(en, 1), np.maximum(ek, 1))
+        total = total + np.where(count > 0, value * count, 0)
+    return total
+
+
+def _pieces(extent, tile):
+    """(size, count) of the full tiles and of the remainder tile of one dimension."""
+    extent, tile = np.asarray(extent), np.asarray(tile)
+    full, rem = extent // tile, extent % tile
+    return ((tile, full), (rem, (rem > 0).astype(np.int64)))

@@ -1,0 +1,116 @@
+"""Tiling, DRAM traffic and stalls (accelsim/memory.py): hand derivations and invariants."""
+
+import numpy as np
+from conftest import QUANT
+from hypothesis import given
+from hypothesis import strategies as st
+
+import accelsim
+from accelsim.dataflow import systolic_cycles
+from accelsim.memory import ORDERS, refetch, traffic
+
+ARCH = """\
+name: a
+array: {{rows: 4, cols: 4, dataflow: ws, clock_mhz: 100}}
+pe: {{kind: int_mac, max_a_bits: 8, max_w_bits: 8}}
+memories:
+  inputs: {{size_bytes: {si}, bytes_per_cycle: 64}}
+  weights: {{size_bytes: {sw}, bytes_per_cycle: 64}}
+  outputs: {{size_bytes: {so}, bytes_per_cycle: 64}}
+dram: {{bytes_per_cycle: {bw}}}
+"""
+
+
+def _run(write, m, n, k, si=1 << 20, sw=1 << 20, so=1 << 20, bw=8.0, quant=QUANT):
+    arch = accelsim.load_arch(write("a.yaml", ARCH.format(si=si, sw=sw, so=so, bw=bw)))
+    layer = f"  - {{name: g, type: matmul, m: {m}, n: {n}, k: {k}}}\n"
+    wl = accelsim.load_workload(
+        write("w.yaml", f"name: w\nbatch: 1\nquant: {quant}\nlayers:\n{layer}")
+    )
+    return accelsim.simulate(arch, wl).layer_records()[0]
+
+
+def test_tiling_hand_derived(write):
+    """m=8, n=8, k=16, 8-bit operands and outputs, 32-bit accumulators, 1 MiB buffers, DRAM
+    8 bytes/cycle, 4x4 ws array (tile candidates: m, n in {8, 4}; k in {16, 8, 4}).
+    Least traffic is 256 bytes read (inputs 8*16 + weights 16*8, once) + 64 written; it is
+    reached by one tile (8, 8, 16), or by splitting only k, kept innermost so the outputs stay.
+    Compute is 144 cycles either way: one (8, 8, 16) tile costs Fr=4, Fc=2:
+    8*(8+2) + 2*16 + 4*8 = 144; four (8, 8, 4) tiles cost 4 * (2*(8+2) + 2*4 + 1*8) = 144.
+    Exposed DRAM time: (8, 8, 16) loads (128 + 128)/8 = 32 and drains 64/8 = 8 cycles: 184.
+    (8, 8, 4) loads (32 + 32)/8 = 8 and drains 8: the rest (320/8 - 16 = 24) hides under
+    compute: 8 + 144 + 8 = 160, the best, in the first loop order (m, n, k)."""
+    row = _run(write, 8, 8, 16)
+    assert (row["tile_m"], row["tile_n"], row["tile_k"], row["loop_order"]) == (8, 8, 4, "mnk")
+    assert (row["dram_read_bytes"], row["dram_write_bytes"]) == (256, 64)
+    assert row["compute_cycles"] == 144 == int(systolic_cycles(8, 8, 16, 4, 4, "ws"))
+    assert (row["stall_dram_read_cycles"], row["stall_dram_write_cycles"]) == (8, 8)
+    assert row["cycles"] == 160
+
+
+def test_sub_byte_operands_are_packed(write):
+    """4-bit weights take half the bytes of 8-bit ones: 16*8*4/8 = 64 bytes of weights,
+    so the DRAM read falls from 256 to 128 + 64 = 192."""
+    row = _run(write, 8, 8, 16, quant=QUANT.replace("w_bits: 8", "w_bits: 4"))
+    assert row["dram_read_bytes"] == 192
+
+
+def test_weight_buffer_too_small_for_one_weight_tile_refetches_nothing_twice(write):
+    """Weights 64x64 int8 = 4 KiB but the weight buffer is 1 KiB: with double buffering a
+    weight tile holds at most 512 bytes. Every byte of weights still crosses DRAM at least
+    once and the outputs are written exactly once (8-bit: 16*64 = 1024 bytes)."""
+    row = _run(write, 16, 64, 64, sw=1024)
+    assert row["feasible"]
+    assert row["tile_k"] * row["tile_n"] * 2 <= 1024
+    assert row["dram_read_bytes"] >= 64 * 64 + 16 * 64
+    assert row["dram_write_bytes"] >= 16 * 64
+
+
+def test_buffer_too_small_for_any_tile_is_infeasible(write):
+    """An output buffer of 4 bytes cannot hold one 32-bit accumulator plus one 8-bit output
+    (5 bytes): the layer is an infeasible row with a reason, not an exception."""
+    row = _run(write, 8, 8, 8, so=4)
+    assert row["feasible"] is False and row["cycles"] is None
+    assert row["reason"].startswith("no tile of this layer fits outputs buffer (4 bytes)")
+
+
+def test_refetch_rule_by_hand():
+    """Loop order n, m, k (outer to inner) with 2 trips each: inputs (m, k) are refetched
+    for every n iteration (n is outside m): factor 2; weights (k, n) are refetched for each
+    m iteration since m sits outside k: 2; outputs (m, n) stay while k runs innermost: 1."""
+    trips = {d: np.array(2) for d in "mnk"}
+    order = ("n", "m", "k")
+    assert [int(refetch(order, trips, t)) for t in ("inputs", "weights", "outputs")] == [2, 2, 1]
+    # k outermost: outputs leave and come back once per k trip beyond the first
+    read, write, parts = traffic(4, 4, 4, 2, 2, 2, (8, 8, 32, 8), ("k", "m", "n"))
+    assert parts["spill"] == (2 - 1) * 4 * 4 * 32 / 8
+    assert write == 4 * 4 + parts["spill"]
+
+
+sizes = st.integers(1, 300)
+
+
+@given(m=sizes, n=sizes, k=sizes, wb=st.sampled_from([1, 2, 4, 8]),
+       s_in=st.sampled_from([64, 512, 4096, 1 << 20]), s_w=st.sampled_from([64, 512, 4096, 1 << 20]),
+       order=st.sampled_from(ORDERS))  # fmt: skip
+def test_traffic_invariants(m, n, k, wb, s_in, s_w, order):
+    """Every weight and input byte is read at least once, outputs written at least once."""
+    for tm, tn, tk in ((m, n, k), (max(1, m // 3), max(1, n // 2), max(1, k // 5))):
+        read, write, parts = traffic(m, n, k, tm, tn, tk, (8, wb, 32, 8), order)
+        assert parts["weights_read"] >= k * n * wb / 8
+        assert parts["inputs_read"] >= m * k
+        assert write >= m * n
+
+
+def test_more_bandwidth_never_slower_and_stalls_nonnegative(write):
+    previous = None
+    for bw in (0.5, 1, 2, 4, 8, 16, 64, 1024):
+        row = _run(write, 50, 30, 70, si=2048, sw=2048, so=2048, bw=bw)
+        assert row["stall_cycles"] >= 0
+        assert row["stall_cycles"] == (
+            row["stall_dram_read_cycles"]
+            + row["stall_dram_write_cycles"]
+            + row["stall_sram_cycles"]
+        )
+        assert previous is None or row["cycles"] <= previous
+        previous = row["cycles"]

@@ -1,0 +1,142 @@
+"""SCALE-Sim .cfg and topology inputs: accepted layouts, lowering rules, bad input."""
+
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT
+
+import accelsim
+
+GOLDEN = ROOT / "tests" / "goldens" / "scalesim"
+
+V3 = """\
+[general]
+run_name = demo
+
+[architecture_presets]
+ArrayHeight:    16
+ArrayWidth:     64
+IfmapSramSzkB:    64
+FilterSramSzkB:   64
+OfmapSramSzkB:    32
+IfmapOffset:    0
+FilterOffset:   10000000
+OfmapOffset:    20000000
+Dataflow : os
+Bandwidth : 10
+ReadRequestBuffer: 128
+WriteRequestBuffer: 128
+
+[layout]
+IfmapCustomLayout: False
+IfmapSRAMBankBandwidth: 10
+IfmapSRAMBankNum: 10
+IfmapSRAMBankPort: 2
+FilterCustomLayout: False
+FilterSRAMBankBandwidth: 10
+FilterSRAMBankNum: 10
+FilterSRAMBankPort: 2
+
+[sparsity]
+SparsitySupport : false
+
+[run_presets]
+InterfaceBandwidth: CALC
+"""
+
+
+def test_v3_and_v2_layouts_load(write):
+    arch = accelsim.load_arch(write("a.cfg", V3))
+    assert (arch.rows, arch.cols, arch.dataflows, arch.timing) == (16, 64, ("os",), "scalesim")
+    assert {a.name for a in arch.assumed} == {"array.clock_mhz", "pe"}
+    v2 = accelsim.load_arch(GOLDEN / "configs" / "v2_google_ws_128x128.cfg")
+    assert (v2.rows, v2.cols, v2.dataflows) == (128, 128, ("ws",))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (("Dataflow : os", "Dataflow : rs"), r"a\.cfg:13: architecture_presets\.dataflow: unknown dataflow.*found 'rs'; allowed: os, ws, is"),
+        (("ArrayWidth:     64", "ArrayWidth:     -64"), r"a\.cfg:6: architecture_presets\.arraywidth: out of range; found -64; allowed: >= 1"),
+        (("ArrayWidth:     64", "ArrayWidth:     sixty"), r"a\.cfg:6: architecture_presets\.arraywidth: not a whole number; found 'sixty'"),
+        (("ArrayHeight:    16\n", ""), r"a\.cfg:4: architecture_presets\.arrayheight: required key is missing"),
+        (("[run_presets]\nInterfaceBandwidth: CALC\n", ""), r"a\.cfg: run_presets: required section is missing"),
+        (("Bandwidth : 10", "Bandwith : 10"), r"a\.cfg:14: architecture_presets\.bandwith: unknown key \(did you mean 'bandwidth'\?\)"),
+        (("OfmapOffset:    20000000", "OfmapOffset:    20000000\nDataflow : ws"), r"a\.cfg:14: architecture_presets\.dataflow: duplicate key \(first given on line 13\)"),
+        (("SparsitySupport : false", "SparsitySupport : true"), r"sparse SCALE-Sim runs are not modelled"),
+    ],
+)  # fmt: skip
+def test_bad_cfg(write, change, match):
+    with pytest.raises(accelsim.ConfigError, match=match):
+        accelsim.load_arch(write("a.cfg", V3.replace(*change)))
+
+
+def test_empty_cfg(write):
+    with pytest.raises(accelsim.ConfigError, match=r"a\.cfg: <top>: the file is empty"):
+        accelsim.load_arch(write("a.cfg", "\n"))
+
+
+CONV = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
+
+
+def test_conv_row_lowering_follows_scalesim(write):
+    """SCALE-Sim: OH = ceil((H - R + S)/S). 58x58, 3x3, stride 2: ceil(57/2) = 29 (floor
+    rule without padding would give 28), so m = 29*29 = 841, k = 3*3*16 = 144, n = 32.
+    "DP" rows run per channel with all filters: Conv_DP (16 ch, 32 filters, 30x30, 3x3):
+    groups = 16, n = 32, k = 9, m = 28*28 = 784."""
+    wl = accelsim.load_workload(
+        write("t.csv", CONV + "c, 58, 58, 3, 3, 16, 32, 2,\nConv_DP, 30, 30, 3, 3, 16, 32, 1,\n")
+    )
+    c, dp = wl.layers
+    assert (c.m, c.n, c.k, c.groups) == (841, 32, 144, 1)
+    assert (dp.m, dp.n, dp.k, dp.groups) == (784, 32, 9, 16)
+    assert [a.name for a in wl.assumed] == ["quant"]
+
+
+def test_gemm_rows(write):
+    """GEMM rows are `name, M, N, K,` with K the reduction."""
+    wl = accelsim.load_workload(write("g.csv", "Layer, M, N, K,\ng1, 100, 37, 300,\n"))
+    layer = wl.layers[0]
+    assert (layer.m, layer.n, layer.k, layer.groups) == (100, 37, 300, 1)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("", r"t\.csv: <top>: the file is empty"),
+        ("Layer, M, N\n", r"t\.csv:1: header: not a SCALE-Sim topology header"),
+        ("Layer, M, N, K,\ng1, 10, 20,\n", r"t\.csv:2: row: too few fields: 3"),
+        ("Layer, M, N, K,\ng1, 10, x, 5,\n", r"t\.csv:2: g1\.n: not a whole number; found 'x'"),
+        ("Layer, M, N, K,\ng1, 10, -2, 5,\n", r"t\.csv:2: g1\.n: out of range; found -2; allowed: >= 1"),
+        (CONV + "c1, 8, 8, 3, 3, 4, 4, 0,\n", r"t\.csv:2: c1\.strides: out of range; found 0; allowed: >= 1"),
+        (CONV + "c1, 2, 8, 3, 3, 4, 4, 1,\n", r"t\.csv:2: c1: filter 3x3 larger than the IFMAP 2x8"),
+        ("Layer, M, N, K,\ng1, 1, 1, 1,\ng1, 2, 2, 2,\n", r"t\.csv:3: layer name: duplicate layer name"),
+        ("Layer, M, N, K,\n", r"the topology has a header but no layers"),
+    ],
+)  # fmt: skip
+def test_bad_topology(write, text, match):
+    with pytest.raises(accelsim.ConfigError, match=match):
+        accelsim.load_workload(write("t.csv", text))
+
+
+def test_export_and_import_round_trip(tmp_path):
+    """workload YAML -> SCALE-Sim GEMM topology -> workload: same GEMMs, layer by layer
+    (grouped convs become one row per group)."""
+    src = accelsim.load_workload(ROOT / "workloads" / "mobilenet_v2.yaml")
+    csv_path, yaml_path = tmp_path / "m.csv", tmp_path / "m.yaml"
+    for args in (
+        ["workloads/mobilenet_v2.yaml", "-o", str(csv_path)],
+        [str(csv_path), "-o", str(yaml_path)],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "accelsim", "import", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert proc.returncode == 0, proc.stderr
+    back = accelsim.load_workload(yaml_path)
+    expanded = [(la.m, la.n, la.k) for la in src.layers if la.is_gemm for _ in range(la.groups)]
+    assert [(la.m, la.n, la.k) for la in back.layers] == expanded
+    assert back.macs == src.macs
