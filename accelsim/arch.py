@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from accelsim.errors import did_you_mean
 
 from accelsim.pe import REGISTRY, PEConfig
 from accelsim.schema import PositiveFloat, PositiveInt, Strict, validate
@@ -54,6 +56,18 @@ class Dram(Strict):
     kind: str = "lpddr4"
     pj_per_byte: PositiveFloat | None = None
 
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, kind: str) -> str:
+        from accelsim.technology import technology_data
+
+        kinds = sorted(technology_data()["dram"]["kinds"])
+        if kind not in kinds:
+            raise ValueError(
+                f"unknown DRAM kind {kind!r}{did_you_mean(kind, kinds)}; allowed: {', '.join(kinds)}"
+            )
+        return kind
+
 
 class TechnologyConfig(Strict):
     """Process node and supply; overrides of the technology model's defaults."""
@@ -62,6 +76,13 @@ class TechnologyConfig(Strict):
     voltage_v: PositiveFloat | None = None
     mac_pj_scale: PositiveFloat = 1.0
     register_pj_per_byte: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _in_range(self):
+        from accelsim.technology import technology
+
+        technology(self.node_nm, self.voltage_v)  # ValueError names the allowed range
+        return self
 
 
 class VectorUnit(Strict):

@@ -72,6 +72,16 @@ def area_um2(arch, tech) -> dict:
     return area
 
 
+def leakage_pj_per_cycle(arch, tech) -> float:
+    """Leakage of the whole chip for one cycle: SRAM buffers at the SRAM leakage density,
+    everything else at the logic density (`accelsim.technology`)."""
+    total = 0.0
+    for component, um2 in area_um2(arch, tech).items():
+        kind = "sram" if component.endswith("_sram") else "logic"
+        total += tech.leakage_pj_per_cycle(um2, arch.clock_hz, kind=kind)
+    return total
+
+
 def area(arch) -> dict | None:
     """Area per component of an arch with a technology section, else None."""
     tech = tech_of(arch)
@@ -86,8 +96,7 @@ def price(arch, x: dict, counts: dict, cycles: np.ndarray):
         return None, None
     prices = unit_prices(arch, tech, x)
     breakdown = {key: counts[key] * prices[key] for key in counts}
-    leak = tech.leakage_pj_per_cycle(sum(area_um2(arch, tech).values()), arch.clock_hz)
-    breakdown[("chip", "leakage")] = cycles * leak
+    breakdown[("chip", "leakage")] = cycles * leakage_pj_per_cycle(arch, tech)
     return sum(breakdown.values()), breakdown
 
 
@@ -110,7 +119,7 @@ def vector_work(arch, x: dict) -> dict:
     breakdown = {}
     if tech is not None:
         op = vec.op_pj or tech.vector_op_pj("add", 16)
-        leak = tech.leakage_pj_per_cycle(sum(area_um2(arch, tech).values()), arch.clock_hz)
+        leak = leakage_pj_per_cycle(arch, tech)
         ops = np.where(other, x["elements"] * op, 0.0)
         breakdown = {("vector", "op"): ops, ("chip", "leakage"): cycles * leak}
         energy = ops + cycles * leak

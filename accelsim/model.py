@@ -154,7 +154,10 @@ def evaluate(arch: Arch, x: dict) -> dict:
         def array_cycles(mt, nt, kt, df=df):
             return timing(mt, nt, ceil_div(kt, pack), arch.rows, arch.cols, df)
 
-        compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
+        if arch.timing == "scalesim":  # SCALE-Sim's whole-layer count; tiles move bytes only
+            compute = g * array_cycles(m, n, k)
+        else:
+            compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
         c = {("pe", "mac"): m * n * k * g}
         moving = MOVING[df]
         c[("pe", "operand_move_bytes")] = c[("pe", "mac")] * (x[moving[0]] + x[moving[1]]) / 8

@@ -44,6 +44,20 @@ SCALESIM_PROFILE = {
         {"a_bits": 8, "w_bits": 8, "acc_bits": 32, "out_bits": 8},
         "a SCALE-Sim topology has no precision; SCALE-Sim's word is one byte",
     ),
+    "technology": (
+        {"node_nm": 45.0, "voltage_v": 0.9},
+        "SCALE-Sim has no energy model; the base node of our technology table "
+        "(Horowitz, ISSCC 2014, 45 nm, 0.9 V)",
+    ),
+    "sram_bytes_per_cycle": (
+        None,
+        "SCALE-Sim CALC mode assumes SRAM ports feed the array without stalls: one word per "
+        "array row and column per cycle (rows + cols bytes)",
+    ),
+    "dram": (
+        "ddr3",
+        "DRAM kind for its energy; bandwidth from the cfg's Bandwidth (words = bytes) or 10",
+    ),
 }
 
 # Keys SCALE-Sim 2.x/3.0.0 reads, by section (configparser lower-cases them).
@@ -53,7 +67,11 @@ CFG_KEYS = {
         "arrayheight": True, "arraywidth": True, "ifmapsramszkb": True, "filtersramszkb": True,
         "ofmapsramszkb": True, "ifmapoffset": False, "filteroffset": False, "ofmapoffset": False,
         "dataflow": True, "bandwidth": False, "readrequestbuffer": False,
-        "writerequestbuffer": False, "memorybanks": False,
+        "writerequestbuffer": False, "memorybanks": False, "onchipmemorybanks": False,
+        "onchipmemorybankports": False, "ifmapcustomlayout": False,
+        "ifmapsrambankbandwidth": False, "ifmapsrambanknum": False, "ifmapsrambankport": False,
+        "filtercustomlayout": False, "filtersrambankbandwidth": False,
+        "filtersrambanknum": False, "filtersrambankport": False,
     },
     "layout": {
         "ifmapcustomlayout": False, "ifmapsrambankbandwidth": False, "ifmapsrambanknum": False,
@@ -181,6 +199,22 @@ def load_cfg(path) -> Arch:
     presets = values["architecture_presets"]
     clock, clock_why = SCALESIM_PROFILE["clock_mhz"]
     pe, pe_why = SCALESIM_PROFILE["pe"]
+    tech, tech_why = SCALESIM_PROFILE["technology"]
+    rows, cols = int(presets["arrayheight"]), int(presets["arraywidth"])
+    port = float(rows + cols)
+    bandwidth = presets.get("bandwidth", "10").split(",")[0].strip()
+    if not re.fullmatch(r"\d+(\.\d*)?", bandwidth) or float(bandwidth) <= 0:
+        line = lines.get(("architecture_presets", "bandwidth"))
+        raise ConfigError(
+            Problem(file, line, "architecture_presets.bandwidth", "not a positive number",
+                    repr(bandwidth))
+        )  # fmt: skip
+    memories = {
+        name: {"size_bytes": int(presets[key]) * 1024, "bytes_per_cycle": port}
+        for name, key in (("inputs", "ifmapsramszkb"), ("weights", "filtersramszkb"),
+                          ("outputs", "ofmapsramszkb"))
+    }  # fmt: skip
+    dram_kind, dram_why = SCALESIM_PROFILE["dram"]
     spec = ArchFile(
         name=values["general"]["run_name"] or Path(file).stem,
         description=f"SCALE-Sim config {Path(file).name}",
@@ -193,12 +227,28 @@ def load_cfg(path) -> Arch:
         },
         pe=pe,
         timing="scalesim",
+        memories=memories,
+        dram={"bytes_per_cycle": float(bandwidth), "kind": dram_kind},
+        technology=tech,
     )
     profile = SCALESIM_PROFILE["name"]
-    assumed = (
+    assumed = [
         Assumed("array.clock_mhz", clock, f"{profile}: {clock_why}"),
         Assumed("pe", pe, f"{profile}: {pe_why}"),
-    )
+        Assumed("technology", tech, f"{profile}: {tech_why}"),
+        Assumed(
+            "memories.*.bytes_per_cycle",
+            port,
+            f"{profile}: {SCALESIM_PROFILE['sram_bytes_per_cycle'][1]}",
+        ),
+        Assumed("dram.kind", dram_kind, f"{profile}: {dram_why}"),
+    ]
+    if values["run_presets"]["interfacebandwidth"] == "USER":
+        assumed.append(
+            Assumed("timing", "scalesim", "InterfaceBandwidth USER is run as CALC: the "
+                    "scalesim timing reproduces SCALE-Sim's stall-free cycle counts")
+        )  # fmt: skip
+    assumed = tuple(assumed)
     digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
     return Arch(spec, file, digest, assumed)
 

@@ -11,9 +11,9 @@ GEMM view ``inputs[m, k] @ weights[k, n] -> outputs[m, n]`` repeated ``groups`` 
 * ``matmul`` (batched, e.g. attention): ``count`` independent ``[m x k] @ [k x n]`` per
   sample, so ``groups = batch count``.
 
-Non-GEMM layers (``pool``, ``eltwise``, ``softmax``, ``layernorm``) are kept with their
-element counts so they are never silently dropped; whether they are costed depends on the
-arch.
+Non-GEMM layers (``pool``, ``eltwise``, ``activation``, ``softmax``, ``layernorm``) are kept
+with their element counts so they are never silently dropped; whether they are costed depends
+on the arch.
 
 A mixed-precision *assignment* file maps layer names to partial QuantSpecs and overrides the
 workload's precisions.
@@ -176,7 +176,28 @@ class Pool(_LayerBase):
 
 class Eltwise(_LayerBase):
     type: Literal["eltwise"]
-    op: Literal["add", "mul"]
+    op: Literal["add", "mul", "sub", "div"]
+    shape: tuple[PositiveInt, ...] = Field(min_length=1)
+
+    def in_shape(self):
+        return self.shape
+
+    def out_shape(self):
+        return self.shape
+
+    def elements(self, batch: int) -> int:
+        n = batch
+        for d in self.shape:
+            n *= d
+        return n
+
+
+class Activation(_LayerBase):
+    """Element-wise work on one tensor that is not fused into a GEMM: an activation function
+    (``relu``, ``sigmoid``, ``gelu``, ...) or a batch norm that could not be folded."""
+
+    type: Literal["activation"]
+    op: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     shape: tuple[PositiveInt, ...] = Field(min_length=1)
 
     def in_shape(self):
@@ -215,7 +236,8 @@ class LayerNorm(_RowOp):
 
 
 LayerSpec = Annotated[
-    Conv | FC | MatMul | Pool | Eltwise | Softmax | LayerNorm, Field(discriminator="type")
+    Conv | FC | MatMul | Pool | Eltwise | Activation | Softmax | LayerNorm,
+    Field(discriminator="type"),
 ]
 GEMM_TYPES = ("conv", "fc", "matmul")
 
@@ -241,7 +263,7 @@ class Layer:
     groups: int
     elements: int
     quant: QuantSpec
-    spec: Conv | FC | MatMul | Pool | Eltwise | Softmax | LayerNorm
+    spec: Conv | FC | MatMul | Pool | Eltwise | Activation | Softmax | LayerNorm
 
     @property
     def is_gemm(self) -> bool:
@@ -343,8 +365,18 @@ def workload_from_doc(doc: Doc) -> Workload:
     return Workload(wf.name, wf.batch, tuple(layers), wf.quant, doc.file, digest)
 
 
-def load_workload(path) -> Workload:
-    """Load a workload: a YAML layer trace, or a SCALE-Sim topology ``.csv``."""
+def load_workload(path, *, batch: int | None = None) -> Workload:
+    """Load a workload: a YAML layer trace, a SCALE-Sim topology ``.csv`` or an ONNX model
+    (``batch`` sets an ONNX model's dynamic batch dimension; other files state their batch)."""
+    if str(path).lower().endswith(".onnx"):
+        from accelsim.onnx_import import load_onnx
+
+        return load_onnx(path, batch=batch)
+    if batch is not None:
+        raise ConfigError(
+            Problem(str(path), None, "batch", "only an ONNX model's batch can be set; "
+                    "a workload file states its own", repr(batch))
+        )  # fmt: skip
     if str(path).lower().endswith(".csv"):
         from accelsim.scalesim import load_topology
 

@@ -49,7 +49,14 @@ InterfaceBandwidth: CALC
 def test_v3_and_v2_layouts_load(write):
     arch = accelsim.load_arch(write("a.cfg", V3))
     assert (arch.rows, arch.cols, arch.dataflows, arch.timing) == (16, 64, ("os",), "scalesim")
-    assert {a.name for a in arch.assumed} == {"array.clock_mhz", "pe"}
+    assert {a.name for a in arch.assumed} == {
+        "array.clock_mhz",
+        "pe",
+        "technology",
+        "memories.*.bytes_per_cycle",
+        "dram.kind",
+    }
+    assert arch.spec.memories.inputs.size_bytes == 64 * 1024
     v2 = accelsim.load_arch(GOLDEN / "configs" / "v2_google_ws_128x128.cfg")
     assert (v2.rows, v2.cols, v2.dataflows) == (128, 128, ("ws",))
 
