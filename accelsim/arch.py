@@ -16,7 +16,6 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from accelsim.errors import did_you_mean
-
 from accelsim.pe import REGISTRY, PEConfig
 from accelsim.schema import PositiveFloat, PositiveInt, Strict, validate
 from accelsim.yamlio import Doc, read_yaml
@@ -63,9 +62,8 @@ class Dram(Strict):
 
         kinds = sorted(technology_data()["dram"]["kinds"])
         if kind not in kinds:
-            raise ValueError(
-                f"unknown DRAM kind {kind!r}{did_you_mean(kind, kinds)}; allowed: {', '.join(kinds)}"
-            )
+            hint = did_you_mean(kind, kinds)
+            raise ValueError(f"unknown DRAM kind {kind!r}{hint}; allowed: {', '.join(kinds)}")
         return kind
 
 
