@@ -18,7 +18,7 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="simulate a workload on an arch")
     run.add_argument("arch", help="arch file (.yaml)")
-    run.add_argument("workload", help="workload file (.yaml)")
+    run.add_argument("workload", help="workload file (.yaml, .csv topology or .onnx model)")
     run.add_argument("--assignment", help="mixed-precision assignment file (.yaml)")
     run.add_argument("--objective", default="latency", help="mapper objective (default latency)")
     run.add_argument(
@@ -31,14 +31,20 @@ def _parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser(
         "import",
-        help="convert a SCALE-Sim topology to a workload YAML, or a workload to a topology",
+        help="convert an ONNX model or a SCALE-Sim topology to a workload YAML, or a workload "
+        "to a topology",
     )
-    imp.add_argument("file", help="input: SCALE-Sim topology .csv or workload .yaml")
+    imp.add_argument(
+        "file", help="input: ONNX model .onnx, SCALE-Sim topology .csv or workload .yaml"
+    )
     imp.add_argument(
         "-o",
         "--output",
         required=True,
         help="output: .yaml (workload) or .csv (SCALE-Sim GEMM topology)",
+    )
+    imp.add_argument(
+        "--batch", type=int, help="batch for an ONNX model's dynamic batch dimension (default 1)"
     )
     return p
 
@@ -102,15 +108,35 @@ def _import(args) -> int:
             Problem("<command line>", None, "--output", "unknown output kind", repr(str(out)),
                     ".yaml (workload), .csv (SCALE-Sim topology)")
         )  # fmt: skip
-    wl = accelsim.load_workload(args.file)
+    summary = None
+    if str(args.file).lower().endswith(".onnx"):
+        from accelsim.onnx_import import assignment_to_yaml, import_onnx
+
+        wl, summary = import_onnx(args.file, batch=args.batch)
+    else:
+        wl = accelsim.load_workload(args.file, batch=args.batch)
     tmp = out.with_name(out.name + ".partial")  # nothing half-written at the output path
     if out.suffix.lower() == ".csv":
         write_topology(wl, tmp)
     else:
         tmp.write_text(workload_to_yaml(wl))
+    assignment = summary.assignment if summary and out.suffix.lower() != ".csv" else None
+    if assignment is not None:  # the model's per-layer precisions, next to the workload
+        a_out = out.with_name(out.name.rsplit(".", 1)[0] + ".assignment.yaml")
+        a_tmp = a_out.with_name(a_out.name + ".partial")
+        a_tmp.write_text(assignment_to_yaml(assignment, str(args.file)))
     tmp.replace(out)
     gemms = sum(layer.is_gemm for layer in wl.layers)
     print(f"wrote {out}: {len(wl.layers)} layers ({gemms} GEMM), {wl.macs:,} MACs")
+    if assignment is not None:
+        a_tmp.replace(a_out)
+        print(f"wrote {a_out}: precisions of {len(assignment.layers)} layers")
+    if summary is not None:
+        print("\n".join(f"  {line}" for line in summary.lines()))
+        if summary.assignment is not None and assignment is None:
+            print("  note: a SCALE-Sim topology has no precisions; write a .yaml to keep them")
+        for text in summary.warnings():
+            print(f"accelsim: warning: {text}", file=sys.stderr)
     return 0
 
 

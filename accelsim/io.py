@@ -1,5 +1,5 @@
 """Telling input files apart, for ``accelsim check``: arch (YAML or SCALE-Sim ``.cfg``),
-workload (YAML or SCALE-Sim topology ``.csv``) or assignment."""
+workload (YAML, SCALE-Sim topology ``.csv`` or ONNX model ``.onnx``) or assignment."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ def load_any(path):
         from accelsim.scalesim import load_topology
 
         return "workload", load_topology(path)
+    if lower.endswith(".onnx"):
+        from accelsim.onnx_import import load_onnx
+
+        return "workload", load_onnx(path)
     doc = read_yaml(path)
     keys = set(doc.data) if isinstance(doc.data, dict) else set()
     kinds = {KINDS[k] for k in keys & set(KINDS)}

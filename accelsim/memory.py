@@ -12,9 +12,13 @@ go to the least exposed time, estimated as the first tile's loads plus the last 
 write-back at the DRAM bandwidth plus ``rows + cols`` cycles of fill and drain per tile;
 then to the first order in `ORDERS`. The chosen tiling is then costed exactly.
 
+Inputs: a conv's ifmap is smaller than the im2col matrix ``[M, K]`` the array consumes
+(windows overlap), so input bytes in DRAM and in the input buffer are scaled by
+``share = distinct input elements / (M K)`` (<= 1; a tile's halo is not counted).
+
 Capacity (double buffering: the next tile loads while the current one computes)::
 
-    inputs:  2 Tm Tk a_bits / 8            <= inputs.size_bytes
+    inputs:  2 Tm Tk share a_bits / 8      <= inputs.size_bytes
     weights: 2 Tk Tn w_bits / 8            <= weights.size_bytes
     outputs: Tm Tn (acc_bits + out_bits) / 8 <= outputs.size_bytes   (accumulating + draining)
 
@@ -24,7 +28,7 @@ of each loop that does not index it but sits outside the innermost loop (with mo
 one trip) that does. Refetch factors ``f_inputs`` (indexed by m, k), ``f_weights``
 (k, n), ``f_outputs`` (m, n). DRAM traffic per group::
 
-    read  = M K a/8 f_inputs + K N w/8 f_weights + (f_outputs - 1) M N acc/8
+    read  = M K share a/8 f_inputs + K N w/8 f_weights + (f_outputs - 1) M N acc/8
     write = M N out/8 + (f_outputs - 1) M N acc/8
 
 (partial sums that leave the chip while k is still being reduced go out and come back at
@@ -34,7 +38,7 @@ Time: each DRAM tile runs on the array as its own GEMM (its own folds, fill and 
 so compute cycles are the closed form summed over the tiles. DRAM and array overlap
 (double buffering) except for the first tile's loads and the last tile's write-back::
 
-    prologue = (Tm Tk a + Tk Tn w) / 8 / dram.bytes_per_cycle
+    prologue = (Tm Tk share a + Tk Tn w) / 8 / dram.bytes_per_cycle
     epilogue = Tm Tn out / 8 / dram.bytes_per_cycle
     steady   = max(compute, (read + write) / dram.bytes_per_cycle - prologue - epilogue,
                    sram_bytes[X] / X.bytes_per_cycle for each buffer X)
@@ -79,12 +83,16 @@ def refetch(order, trips: dict, tensor: str):
     return np.where(cond, trips[other], 1)
 
 
-def traffic(m, n, k, tm, tn, tk, bits, order):
-    """DRAM read and write bytes per group for tiles ``(tm, tn, tk)`` in ``order``."""
+def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
+    """DRAM read and write bytes per group for tiles ``(tm, tn, tk)`` in ``order``.
+
+    ``share`` = distinct input elements / ``m k``: a conv's windows overlap, so its ifmap is
+    smaller than the im2col matrix the array consumes; what crosses DRAM is the ifmap.
+    """
     a, w, acc, out = bits
     trips = {"m": -(-m // tm), "n": -(-n // tn), "k": -(-k // tk)}
     parts = {
-        "inputs_read": m * k * a / 8 * refetch(order, trips, "inputs"),
+        "inputs_read": m * k * share * a / 8 * refetch(order, trips, "inputs"),
         "weights_read": k * n * w / 8 * refetch(order, trips, "weights"),
         "spill": (refetch(order, trips, "outputs") - 1) * m * n * acc / 8,
     }
@@ -93,7 +101,7 @@ def traffic(m, n, k, tm, tn, tk, bits, order):
     return read, write, parts
 
 
-def choose_tiling(m, n, k, bits, sizes, g: int, bytes_per_cycle: float, tile_cycles):
+def choose_tiling(m, n, k, share, bits, sizes, g: int, bytes_per_cycle: float, tile_cycles):
     """Best legal tiling per layer; identical layers are searched once.
 
     ``bits = (a, w, acc, out)`` arrays; ``sizes = (inputs, weights, outputs)`` bytes;
@@ -102,15 +110,17 @@ def choose_tiling(m, n, k, bits, sizes, g: int, bytes_per_cycle: float, tile_cyc
     and their parts ``inputs_read, weights_read, spill`` (partial sums out and back), and
     ``fits`` (False where not even the smallest tile fits a buffer).
     """
-    keys = np.stack([np.asarray(v, dtype=np.int64) for v in (m, n, k, *bits)], axis=1)
+    keys = np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
-    u_bits = tuple(unique[:, 3:].T)
-    found = _search(*unique[:, :3].T, u_bits, sizes, g, bytes_per_cycle, tile_cycles, inverse)
+    dims = unique[:, :3].astype(np.int64).T
+    u_bits = tuple(unique[:, 4:].T)
+    found = _search(*dims, unique[:, 3], u_bits, sizes, g, bytes_per_cycle, tile_cycles, inverse)
     return {key: value[inverse.reshape(-1)] for key, value in found.items()}
 
 
-def _search(m, n, k, bits, sizes, g, bytes_per_cycle, tile_cycles, inverse):
+def _search(m, n, k, share, bits, sizes, g, bytes_per_cycle, tile_cycles, inverse):
     u = len(m)
+    share = share[:, None, None, None]
     a, w, acc, out = (np.asarray(b, dtype=np.float64)[:, None, None, None] for b in bits)
     cm = candidates(m, g)[:, :, None, None]
     cn = candidates(n, g)[:, None, :, None]
@@ -118,17 +128,17 @@ def _search(m, n, k, bits, sizes, g, bytes_per_cycle, tile_cycles, inverse):
     mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None] for x in (m, n, k))
     s_in, s_w, s_out = sizes
     fits = (
-        (2 * cm * ck * a / 8 <= s_in)
+        (2 * cm * ck * share * a / 8 <= s_in)
         & (2 * ck * cn * w / 8 <= s_w)
         & (cm * cn * (acc + out) / 8 <= s_out)
     )
     tiles = -(-mm // cm) * -(-nn // cn) * -(-kk // ck)
-    edges = ((cm * ck * a + ck * cn * w + cm * cn * out) / 8) / bytes_per_cycle
+    edges = ((cm * ck * share * a + ck * cn * w + cm * cn * out) / 8) / bytes_per_cycle
     compute = tiles * tile_cycles(cm, cn, ck, inverse)
     shape, rows = fits.shape, np.arange(u)
     best = {"cost": np.full(u, np.inf), "time": np.full(u, np.inf)}
     for index, order in enumerate(ORDERS):
-        read, write, parts = traffic(mm, nn, kk, cm, cn, ck, (a, w, acc, out), order)
+        read, write, parts = traffic(mm, nn, kk, cm, cn, ck, (a, w, acc, out), order, share)
         moved = np.where(fits, read + write, np.inf).reshape(u, -1)
         least = moved.min(axis=1)
         # ties in traffic go to the shortest estimated time (edges exposed, rest overlapped)

@@ -75,6 +75,9 @@ def layer_arrays(layers, pe) -> dict:
         "k": dims[:, 2],
         "groups": dims[:, 3],
         "elements": np.array([la.elements for la in layers], dtype=np.int64),
+        "share": np.array(
+            [la.input_elements / (la.m * la.k * la.groups) if la.is_gemm else 1.0 for la in layers]
+        ),
         "a_bits": np.array([q.a_bits for q in quant], dtype=np.int64),
         "w_bits": np.array([q.w_bits for q in quant], dtype=np.int64),
         "acc_bits": np.array([q.acc_bits for q in quant], dtype=np.int64),
@@ -137,8 +140,9 @@ def evaluate(arch: Arch, x: dict) -> dict:
 
         tilings.append(
             choose_tiling(
-                m, n, k, bits, sizes, min(arch.rows, arch.cols), dram.bytes_per_cycle, tile_cycles
-            )
+                m, n, k, x["share"], bits, sizes, min(arch.rows, arch.cols),
+                dram.bytes_per_cycle, tile_cycles,
+            )  # fmt: skip
         )
     if mem is not None:
         for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):
@@ -164,8 +168,11 @@ def evaluate(arch: Arch, x: dict) -> dict:
         stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
         cycles = compute.astype(np.float64)
         if mem is not None:
+            # array-side traffic follows how the array runs: tile by tile, or (scalesim
+            # timing) the whole layer at once, as SCALE-Sim does
+            at = (m, n, k) if arch.timing == "scalesim" else (tm, tn, tk)
             elems = {
-                t: g * tiled(fn, m, n, k, tm, tn, tk)
+                t: g * tiled(fn, m, n, k, *at)
                 for t, fn in _sram_elements(df, arch.rows, arch.cols).items()
             }
             read_in = elems["inputs"] * x["a_bits"] / 8
@@ -185,7 +192,7 @@ def evaluate(arch: Arch, x: dict) -> dict:
             c[("dram", "write_bytes")] = d_write
             if arch.timing == "accelsim":  # scalesim timing is SCALE-Sim's stall-free CALC mode
                 bw = dram.bytes_per_cycle
-                pro = (tm * tk * x["a_bits"] + tk * tn * x["w_bits"]) / 8 / bw
+                pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * x["w_bits"]) / 8 / bw
                 epi = tm * tn * x["out_bits"] / 8 / bw
                 sram = np.max(  # cycles each buffer's ports need
                     [

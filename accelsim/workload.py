@@ -102,6 +102,11 @@ class Conv(_LayerBase):
     def out_shape(self):
         return (self.out_channels, *self.out_hw)
 
+    def input_elements(self, batch: int) -> int:
+        """Distinct input elements (the ifmap, not its im2col expansion; padding is not
+        stored)."""
+        return batch * self.in_channels * self.in_h * self.in_w
+
     def gemm(self, batch: int):
         kh, kw = pair(self.kernel)
         oh, ow = self.out_hw
@@ -253,7 +258,11 @@ class WorkloadFile(Strict):
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer, lowered: GEMM dims (zero for non-GEMM work) and its resolved QuantSpec."""
+    """One layer, lowered: GEMM dims (zero for non-GEMM work) and its resolved QuantSpec.
+
+    ``elements`` is the work of a non-GEMM layer; ``input_elements`` the distinct input
+    elements of a GEMM layer (smaller than ``m k groups`` for a conv, whose windows overlap).
+    """
 
     name: str
     type: str
@@ -264,6 +273,7 @@ class Layer:
     elements: int
     quant: QuantSpec
     spec: Conv | FC | MatMul | Pool | Eltwise | Activation | Softmax | LayerNorm
+    input_elements: int = 0
 
     @property
     def is_gemm(self) -> bool:
@@ -298,7 +308,8 @@ class Workload:
 def lower(spec, batch: int, quant: QuantSpec) -> Layer:
     if spec.type in GEMM_TYPES:
         m, n, k, g = spec.gemm(batch)
-        return Layer(spec.name, spec.type, m, n, k, g, 0, quant, spec)
+        unique = spec.input_elements(batch) if spec.type == "conv" else m * k * g
+        return Layer(spec.name, spec.type, m, n, k, g, 0, quant, spec, min(unique, m * k * g))
     return Layer(spec.name, spec.type, 0, 0, 0, 0, spec.elements(batch), quant, spec)
 
 

@@ -26,6 +26,7 @@ Everything else goes through a plain int64 kernel.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -84,12 +85,16 @@ def wrap_to_bits(values: np.ndarray, bits: int) -> np.ndarray:
 # --------------------------------------------------------------------------- fast kernel
 
 
-@njit(cache=True, parallel=True)
+# Packing is O(m k + k n) and runs serially: a second parallel region per call costs more
+# (thread wake-up) than it saves.
+
+
+@njit(cache=True)
 def _pack_inputs(a, mb, kp):
     """(m, k) int16 -> (mb, kp, MR) int32 words holding (a[i, 2p], a[i, 2p+1])."""
     m, k = a.shape
     out = np.zeros((mb, kp, _MR), np.int32)
-    for ib in prange(mb):
+    for ib in range(mb):
         for r in range(_MR):
             i = ib * _MR + r
             if i < m:
@@ -102,12 +107,12 @@ def _pack_inputs(a, mb, kp):
     return out
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def _pack_weights(w, nb, kp):
     """(k, n) int16 -> (nb, kp, 2*NR) int16 with [jb, p, 2j + t] = w[2p + t, jb*NR + j]."""
     k, n = w.shape
     out = np.zeros((nb, kp, 2 * _NR), np.int16)
-    for jb in prange(nb):
+    for jb in range(nb):
         for p in range(kp):
             for t in range(2):
                 kk = 2 * p + t
@@ -187,7 +192,8 @@ def gemm_int16_int32(a16: np.ndarray, w16: np.ndarray) -> np.ndarray:
     if m and n and k:
         ap = _pack_inputs(a16, mb, kp)
         bp = _pack_weights(w16, nb, kp)
-        _gemm_i16_packed(ap, bp, c)
+        with numba.parallel_chunksize(1):  # hand tiles out one by one: balances busy cores
+            _gemm_i16_packed(ap, bp, c)
     if c.shape != (m, n):
         c = np.ascontiguousarray(c[:m, :n])
     return c

@@ -8,17 +8,27 @@ gives the same result.
 
 For ±1 vectors ``x`` and ``y`` of length ``k`` packed as ``X`` and ``Y``,
 ``dot(x, y) = (#agreeing positions) - (#disagreeing) = 2 * popcount(XNOR(X, Y)) - k``,
-which the kernel computes as ``k - 2 * popcount((X ^ Y) & mask)``. ``popcount`` is
-``llvm.ctpop.i64`` (one ``popcnt`` instruction on x86-64); the kernel is register-blocked
-(4 input rows x 2 weight columns per inner loop) and parallel over input-row blocks.
+which the kernel computes as ``k - 2 * popcount((X ^ Y) & mask)`` (the mask clears the
+padding of the last word). Popcounts run 256 bits at a time (``llvm.ctpop.v32i8``: on
+AVX2 the ``vpshufb`` nibble lookup, with per-byte counters flushed every 31 steps; see
+``accelsim.reference._simd``) and the words left over use ``llvm.ctpop.i64`` (the
+``popcnt`` instruction). The kernel is register-blocked (4 input rows x 2 weight columns)
+and parallel over blocks of input rows.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
-from accelsim.reference._simd import popcount
+from accelsim.reference._simd import (
+    bzero,
+    popcount,
+    vload_u8x32,
+    vpopcount_xor_add,
+    vsum_u8x32,
+)
 
 _WORD = 64
 
@@ -49,67 +59,108 @@ def _unpack_rows(p, k):
     return out
 
 
+_CH = 31  # 256-bit steps per byte-counter flush: 31 * 8 = 248 < 256
+
+
 @njit(cache=True, inline="always")
-def _mismatch(a, b, i, j, nfull):
+def _mismatch(a1, b1, ia, jb, nw, nv):
+    """popcount(a ^ b) over ``nw`` words at offsets ``ia``/``jb`` of the flat arrays."""
     s = np.int64(0)
-    for t in range(nfull):
-        s += popcount(a[i, t] ^ b[j, t])
+    for c0 in range(0, nv, _CH):
+        z = bzero()
+        for v in range(c0, min(nv, c0 + _CH)):
+            z = vpopcount_xor_add(z, vload_u8x32(a1, ia + 4 * v), vload_u8x32(b1, jb + 4 * v))
+        s += vsum_u8x32(z)
+    for t in range(4 * nv, nw):
+        s += popcount(a1[ia + t] ^ b1[jb + t])
     return s
 
 
 @njit(cache=True, parallel=True)
-def _xnor_kernel(a, b, k, last_mask, out):
-    """out[i, j] = k - 2 * popcount((a[i] ^ b[j]) masked): a (m, W), b (n, W) uint64."""
+def _xnor_kernel(a, b, k, out):
+    """out[i, j] = k - 2 * popcount(a[i] ^ b[j]): a (m, W), b (n, W) uint64, padding zeroed.
+
+    4 input rows x 2 weight columns per inner loop: 8 per-byte counters, 6 loads and 8
+    xor + vector popcounts per 256-bit step; the last ``W % 4`` words use scalar popcnt.
+    """
     m, nw = a.shape
     n = b.shape[0]
-    nfull = nw - 1
-    mi = (m + 3) // 4
-    for ib in prange(mi):
+    nv = nw // 4
+    a1 = a.reshape(-1)
+    b1 = b.reshape(-1)
+    nib = (m + 3) // 4
+    for ib in prange(nib):
         i0 = ib * 4
         if i0 + 4 <= m:
             for j0 in range(0, n - 1, 2):
-                s00 = np.int64(0)
-                s01 = np.int64(0)
-                s10 = np.int64(0)
-                s11 = np.int64(0)
-                s20 = np.int64(0)
-                s21 = np.int64(0)
-                s30 = np.int64(0)
-                s31 = np.int64(0)
-                for t in range(nfull):
-                    b0 = b[j0, t]
-                    b1 = b[j0 + 1, t]
-                    x0 = a[i0, t]
-                    x1 = a[i0 + 1, t]
-                    x2 = a[i0 + 2, t]
-                    x3 = a[i0 + 3, t]
-                    s00 += popcount(x0 ^ b0)
-                    s01 += popcount(x0 ^ b1)
-                    s10 += popcount(x1 ^ b0)
-                    s11 += popcount(x1 ^ b1)
-                    s20 += popcount(x2 ^ b0)
-                    s21 += popcount(x2 ^ b1)
-                    s30 += popcount(x3 ^ b0)
-                    s31 += popcount(x3 ^ b1)
-                out[i0, j0] = s00
-                out[i0, j0 + 1] = s01
-                out[i0 + 1, j0] = s10
-                out[i0 + 1, j0 + 1] = s11
-                out[i0 + 2, j0] = s20
-                out[i0 + 2, j0 + 1] = s21
-                out[i0 + 3, j0] = s30
-                out[i0 + 3, j0 + 1] = s31
+                t00 = np.int64(0)
+                t01 = np.int64(0)
+                t10 = np.int64(0)
+                t11 = np.int64(0)
+                t20 = np.int64(0)
+                t21 = np.int64(0)
+                t30 = np.int64(0)
+                t31 = np.int64(0)
+                r0 = i0 * nw
+                c0w = j0 * nw
+                for c0 in range(0, nv, _CH):
+                    z00 = bzero()
+                    z01 = bzero()
+                    z10 = bzero()
+                    z11 = bzero()
+                    z20 = bzero()
+                    z21 = bzero()
+                    z30 = bzero()
+                    z31 = bzero()
+                    for v in range(c0, min(nv, c0 + _CH)):
+                        y0 = vload_u8x32(b1, c0w + 4 * v)
+                        y1 = vload_u8x32(b1, c0w + nw + 4 * v)
+                        x = vload_u8x32(a1, r0 + 4 * v)
+                        z00 = vpopcount_xor_add(z00, x, y0)
+                        z01 = vpopcount_xor_add(z01, x, y1)
+                        x = vload_u8x32(a1, r0 + nw + 4 * v)
+                        z10 = vpopcount_xor_add(z10, x, y0)
+                        z11 = vpopcount_xor_add(z11, x, y1)
+                        x = vload_u8x32(a1, r0 + 2 * nw + 4 * v)
+                        z20 = vpopcount_xor_add(z20, x, y0)
+                        z21 = vpopcount_xor_add(z21, x, y1)
+                        x = vload_u8x32(a1, r0 + 3 * nw + 4 * v)
+                        z30 = vpopcount_xor_add(z30, x, y0)
+                        z31 = vpopcount_xor_add(z31, x, y1)
+                    t00 += vsum_u8x32(z00)
+                    t01 += vsum_u8x32(z01)
+                    t10 += vsum_u8x32(z10)
+                    t11 += vsum_u8x32(z11)
+                    t20 += vsum_u8x32(z20)
+                    t21 += vsum_u8x32(z21)
+                    t30 += vsum_u8x32(z30)
+                    t31 += vsum_u8x32(z31)
+                for t in range(4 * nv, nw):
+                    w0 = b1[c0w + t]
+                    w1 = b1[c0w + nw + t]
+                    t00 += popcount(a1[r0 + t] ^ w0)
+                    t01 += popcount(a1[r0 + t] ^ w1)
+                    t10 += popcount(a1[r0 + nw + t] ^ w0)
+                    t11 += popcount(a1[r0 + nw + t] ^ w1)
+                    t20 += popcount(a1[r0 + 2 * nw + t] ^ w0)
+                    t21 += popcount(a1[r0 + 2 * nw + t] ^ w1)
+                    t30 += popcount(a1[r0 + 3 * nw + t] ^ w0)
+                    t31 += popcount(a1[r0 + 3 * nw + t] ^ w1)
+                out[i0, j0] = k - 2 * t00
+                out[i0, j0 + 1] = k - 2 * t01
+                out[i0 + 1, j0] = k - 2 * t10
+                out[i0 + 1, j0 + 1] = k - 2 * t11
+                out[i0 + 2, j0] = k - 2 * t20
+                out[i0 + 2, j0 + 1] = k - 2 * t21
+                out[i0 + 3, j0] = k - 2 * t30
+                out[i0 + 3, j0 + 1] = k - 2 * t31
             if n % 2:
                 for i in range(i0, i0 + 4):
-                    out[i, n - 1] = _mismatch(a, b, i, n - 1, nfull)
+                    out[i, n - 1] = k - 2 * _mismatch(a1, b1, i * nw, (n - 1) * nw, nw, nv)
         else:
             for i in range(i0, m):
                 for j in range(n):
-                    out[i, j] = _mismatch(a, b, i, j, nfull)
-        for i in range(i0, min(m, i0 + 4)):
-            for j in range(n):
-                d = out[i, j] + popcount((a[i, nfull] ^ b[j, nfull]) & last_mask)
-                out[i, j] = k - 2 * d
+                    out[i, j] = k - 2 * _mismatch(a1, b1, i * nw, j * nw, nw, nv)
 
 
 def _pm1(x, name: str) -> np.ndarray:

@@ -1,0 +1,994 @@
+"""ONNX models in: ``accelsim.load_workload("model.onnx")`` and ``accelsim import model.onnx``.
+
+onnx is imported only when a model is read (``import accelsim`` stays light). A model is read
+without its external data (only tensor shapes, types and a few scalars are needed).
+
+What each node becomes
+----------------------
+* **GEMM layers.** ``Conv``, ``QLinearConv``, ``ConvInteger`` (1-D or 2-D, grouped and
+  depthwise; ``pads``, ``auto_pad``, ``strides``, ``dilations``, ``group``) -> ``conv``.
+  ``Gemm`` (``transA``/``transB``), ``MatMul``, ``QLinearMatMul``, ``MatMulInteger`` with one
+  constant operand (an initializer, possibly behind DequantizeLinear / Quant / Transpose ...)
+  -> ``fc``: ``in_features = k``, ``out_features = n``, ``tokens`` = the rows per sample
+  (all leading dimensions of the data operand divided by the batch). With two computed
+  operands (attention's QK^T and context products) -> ``matmul``: ``m``, ``n``, ``k`` of one
+  product and ``count`` = the product of the numpy-broadcast batch dimensions divided by the
+  batch (a 2-D product of two computed operands has ``count 1`` and ``m`` = rows / batch).
+* **Fused** into the GEMM whose output they consume when each is the only consumer of the
+  previous one, starting at the GEMM (reported as fused in the import summary):
+  activation functions (``Relu``, ``Clip``, ``Sigmoid``, ``HardSwish``, ``Gelu``, ...),
+  ``BatchNormalization`` (folded; only after a GEMM with constant weights), ``Add``/``Sub``/
+  ``Mul``/``Div`` with a constant operand (bias, the 1/sqrt(d) attention scale), and the
+  quantizers on the GEMM's output, which pass through.
+* **Non-GEMM layers**, per sample: ``MaxPool``/``AveragePool``/``GlobalAveragePool``/
+  ``GlobalMaxPool`` -> ``pool`` (``ceil_mode`` as extra bottom/right padding, so that the
+  floor rule gives ONNX's output size); ``Add``/``Sub``/``Mul``/``Div`` -> ``eltwise`` with
+  the output shape; activation functions not fused and unfolded ``BatchNormalization`` ->
+  ``activation`` with ``op`` (the lower-cased op type) and the output shape; ``Softmax``/
+  ``LogSoftmax`` -> ``softmax`` and ``LayerNormalization`` (also ``RMSNormalization``,
+  ``InstanceNormalization``, ``GroupNormalization``) -> ``layernorm``, ``cols`` = the
+  normalised (softmax: reduced) extent and ``rows`` = the other elements per sample.
+* **No compute** (counted in the summary as "not costed: no compute"): reshapes and other data
+  movement (``Reshape``, ``Flatten``, ``Transpose``, ``Squeeze``, ``Unsqueeze``, ``Concat``,
+  ``Slice``, ``Gather``, ``Identity``, ``Shape``, ...), the quantizers (``QuantizeLinear``,
+  ``DequantizeLinear``, QONNX ``Quant``/``BipolarQuant``/``Trunc``) and any node whose inputs
+  are all constant (constant folding, shape arithmetic).
+* Anything else is not costed and named, with its count, in the summary's warnings (and in a
+  Python warning from `load_onnx`). Nothing is dropped silently.
+
+Layer names are the node names (``<op>_<index>`` for an unnamed node, ``_<index>`` appended to a
+repeated name). ``input_from`` lists the layers producing a layer's data inputs, looking back
+through nodes that are not layers (reshapes, quantizers, unknown ops).
+
+Shapes and the batch
+--------------------
+Shapes come from ``onnx.shape_inference`` (with data propagation). It does not pass through
+QONNX quantizers, so ours is run on a copy in which each ``Quant``/``IntQuant``/
+``BipolarQuant``/``Trunc`` node is an ``Identity``: their output has their input's shape.
+Axis 0 of the graph inputs is the batch: a dynamic one is set to ``batch`` (default 1, recorded
+in ``Workload.assumed``); any other dynamic dimension is an error. Layers are stored per sample
+and ``Workload.batch`` multiplies them back (DESIGN.md §3).
+
+Precision
+---------
+Per GEMM layer, ``a_bits``/``a_encoding`` come from the quantizer feeding its data input and
+``w_bits``/``w_encoding`` from the quantizer on its weight (the second operand of a
+``matmul``), looking back through value-preserving ops (reshapes, ``MaxPool``, ``Relu``):
+an integer tensor type itself (QOperator ops: ``uint8`` -> 8 bits ``uint``, ``int4`` -> 4 bits
+``int``, ...), ``DequantizeLinear`` (the type of its quantized input), or a QONNX ``Quant``
+(its constant bit-width input; ``signed`` attribute -> ``int``/``uint``), ``BipolarQuant``
+(1 bit, ``binary``) or ``Trunc`` (its output bit-width). ``out_bits`` comes from an integer
+output type (``QLinear*``: the output zero point's type; ``*Integer``: ``int32``) or the first
+quantizer on the fused output chain. ``acc_bits`` is 32, ONNX's integer-op accumulator.
+Whatever a model does not say is assumed and recorded in ``Workload.assumed``: a float model
+gets 8-bit ``int`` operands throughout; a partly quantized one gets 8-bit ``int`` for its
+unquantized operands and ``out_bits = a_bits`` where no output quantizer is found.
+The workload's ``quant`` is the most common layer precision; layers that differ carry
+``quant`` overrides. Float8 / float4 / minifloat (QONNX ``FloatQuant``) quantization is not
+supported: a `ConfigError` naming the node.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from accelsim.arch import Assumed
+from accelsim.errors import ConfigError, Problem
+from accelsim.quant import QuantOverride, QuantSpec
+from accelsim.workload import (
+    FC,
+    Activation,
+    Assignment,
+    Conv,
+    Eltwise,
+    LayerNorm,
+    MatMul,
+    Pool,
+    Softmax,
+    Workload,
+    lower,
+)
+
+STANDARD_DOMAINS = ("", "ai.onnx")
+QONNX_DOMAINS = ("qonnx.custom_op.general", "finn.custom_op.general", "onnx.brevitas")
+QONNX_QUANTIZERS = ("Quant", "IntQuant", "BipolarQuant", "Trunc")
+ONNX_QUANTIZERS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear")
+
+CONV_OPS = ("Conv", "QLinearConv", "ConvInteger")
+MATMUL_OPS = ("Gemm", "MatMul", "QLinearMatMul", "MatMulInteger")
+QOPERATOR_OPS = ("QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger")
+# (data input, weight input) of each GEMM op
+OPERANDS = {
+    "Conv": (0, 1), "ConvInteger": (0, 1), "QLinearConv": (0, 3),
+    "Gemm": (0, 1), "MatMul": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3),
+}  # fmt: skip
+POOL_OPS = {"MaxPool": "max", "AveragePool": "avg", "GlobalAveragePool": "global_avg",
+            "GlobalMaxPool": "max"}  # fmt: skip
+ELTWISE_OPS = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div"}
+ACTIVATION_OPS = frozenset({
+    "Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "Gelu",
+    "Tanh", "Erf", "Elu", "Selu", "Celu", "Softplus", "Softsign", "Mish", "ThresholdedRelu",
+    "Swish", "Exp", "Log", "Sqrt", "Reciprocal", "Neg", "Abs", "Pow", "Sin", "Cos",
+})  # fmt: skip
+SOFTMAX_OPS = ("Softmax", "LogSoftmax")
+NORM_OPS = ("LayerNormalization", "RMSNormalization", "SimplifiedLayerNormalization",
+            "InstanceNormalization", "GroupNormalization")  # fmt: skip
+NO_COMPUTE_OPS = frozenset({
+    "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Concat", "Identity", "Shape",
+    "Size", "Gather", "GatherElements", "GatherND", "Slice", "Split", "Expand", "Tile", "Pad",
+    "Cast", "CastLike", "Constant", "ConstantOfShape", "Dropout", "Range", "DepthToSpace",
+    "SpaceToDepth", *ONNX_QUANTIZERS,
+})  # fmt: skip
+# ops that keep values on their quantization grid: a quantizer is looked for behind them
+VALUE_PRESERVING = frozenset({
+    "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze", "Identity", "Pad", "Slice",
+    "Split", "Gather", "Concat", "Expand", "Tile", "DepthToSpace", "SpaceToDepth", "MaxPool",
+    "Relu",
+})  # fmt: skip
+
+VECTOR_OPS = frozenset(
+    {*POOL_OPS, *ELTWISE_OPS, *ACTIVATION_OPS, *SOFTMAX_OPS, *NORM_OPS, "BatchNormalization"}
+)
+
+FLOAT_DEFAULT = {"a_bits": 8, "w_bits": 8, "acc_bits": 32, "out_bits": 8,
+                 "a_encoding": "int", "w_encoding": "int"}  # fmt: skip
+ACC_BITS = 32
+
+
+def _int_types():
+    from onnx import TensorProto as T
+
+    return {
+        T.INT2: (2, "int"), T.UINT2: (2, "uint"), T.INT4: (4, "int"), T.UINT4: (4, "uint"),
+        T.INT8: (8, "int"), T.UINT8: (8, "uint"), T.INT16: (16, "int"), T.UINT16: (16, "uint"),
+        T.INT32: (32, "int"), T.UINT32: (32, "uint"),
+    }  # fmt: skip
+
+
+INT_TYPE_NAMES = "int2, uint2, int4, uint4, int8, uint8, int16, uint16, int32, uint32"
+
+
+class _Reject(Exception):
+    """One problem with one node; collected, then raised together."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class _NoShape(Exception):
+    """Shape inference gave no shape for a tensor a non-GEMM layer needs."""
+
+
+@dataclass
+class ImportSummary:
+    """What an import made of a model, for ``accelsim import`` to print."""
+
+    file: str
+    batch: int
+    layers: dict[str, int]
+    gemm_layers: int
+    macs: int
+    default: QuantSpec
+    overridden: int
+    fused: dict[str, int] = field(default_factory=dict)
+    no_compute: dict[str, int] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)
+    shapeless: dict[str, int] = field(default_factory=dict)
+    assumed: tuple[Assumed, ...] = ()
+    assignment: Assignment | None = None
+
+    def lines(self) -> list[str]:
+        q = self.default
+        out = [
+            f"layers: {_counts(self.layers)}",
+            f"MACs: {self.macs:,} (batch {self.batch}, {self.gemm_layers} GEMM layers)",
+            f"precision: a {q.a_bits}-bit {q.a_encoding}, w {q.w_bits}-bit {q.w_encoding}, "
+            f"acc {q.acc_bits}, out {q.out_bits}; {self.overridden} layers differ",
+        ]
+        if self.fused:
+            out.append(f"fused into the producing layer: {_counts(self.fused)}")
+        if self.no_compute:
+            out.append(f"not costed (no compute): {_counts(self.no_compute)}")
+        out += [f"assumed {a.name} = {a.value}: {a.reason}" for a in self.assumed]
+        return out
+
+    def warnings(self) -> list[str]:
+        out = []
+        if self.unknown:
+            out.append(f"ops accelsim does not know, not costed: {_counts(self.unknown)}")
+        if self.shapeless:
+            out.append(
+                f"ops left out because shape inference gave no shape: {_counts(self.shapeless)}"
+            )
+        return out
+
+
+def _counts(counter: dict) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counter.items())
+
+
+def load_onnx(path, batch: int | None = None) -> Workload:
+    """An ONNX model as a `Workload`; unknown ops are named in a Python warning."""
+    wl, summary = import_onnx(path, batch=batch)
+    for text in summary.warnings():
+        warnings.warn(f"{path}: {text}", stacklevel=3)
+    return wl
+
+
+def import_onnx(path, batch: int | None = None) -> tuple[Workload, ImportSummary]:
+    """An ONNX model as a `Workload` plus an `ImportSummary` (see the module docstring)."""
+    file = str(path)
+    data = _read_bytes(file)
+    try:
+        import onnx
+    except ImportError:
+        raise ConfigError(
+            Problem(file, None, "", "reading ONNX models needs the onnx package",
+                    None, "pip install onnx")
+        ) from None  # fmt: skip
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as exc:  # google.protobuf DecodeError and friends
+        raise ConfigError(
+            Problem(file, None, "", f"not a readable ONNX model (corrupt or truncated?): {exc}")
+        ) from None
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
+        raise ConfigError(Problem(file, None, "batch", "out of range", repr(batch), ">= 1"))
+    graph = _Graph(model, file, str(Path(file).resolve().parent))
+    wl, summary = graph.build(batch)
+    digest = hashlib.sha256(data).hexdigest()
+    wl = Workload(wl.name, wl.batch, wl.layers, wl.quant, file, digest, wl.assumed)
+    return wl, summary
+
+
+def _read_bytes(file: str) -> bytes:
+    p = Path(file)
+    if not p.exists():
+        raise ConfigError(Problem(file, None, "", "file not found"))
+    if p.is_dir():
+        raise ConfigError(Problem(file, None, "", "is a directory, expected a file"))
+    data = p.read_bytes()
+    if not data:
+        raise ConfigError(Problem(file, None, "", "the file is empty"))
+    return data
+
+
+def assignment_to_yaml(assignment: Assignment, source: str = "") -> str:
+    """The assignment file text (``name``, ``assignment: {layer: {a_bits, ...}}``)."""
+    import yaml
+
+    doc = {
+        "name": assignment.name,
+        "description": f"per-layer precisions of {Path(source).name}" if source else "",
+        "assignment": {
+            name: change.model_dump(exclude_none=True) for name, change in assignment.layers
+        },
+    }
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100)
+
+
+# ------------------------------------------------------------------------------ the graph
+
+
+class _Graph:
+    def __init__(self, model, file: str, base_dir: str):
+        self.model, self.file, self.base_dir = model, file, base_dir
+        g = model.graph
+        self.nodes = list(g.node)
+        self.init = {t.name: t for t in g.initializer}
+        self.inputs = [i for i in g.input if i.name not in self.init]
+        self.outputs = {o.name for o in g.output}
+        self.names = self._names()
+        self.producer: dict[str, int] = {}
+        self.consumers: dict[str, list[int]] = {}
+        for i, node in enumerate(self.nodes):
+            for t in node.input:
+                if t:
+                    self.consumers.setdefault(t, []).append(i)
+            for t in node.output:
+                if t:
+                    self.producer[t] = i
+        self.opset = {o.domain: o.version for o in model.opset_import}
+        self.shapes: dict[str, tuple | None] = {}
+        self.types: dict[str, int] = {}
+        self.const: set[str] = set()
+        self.batch = 1
+
+    def _names(self) -> list[str]:
+        names, seen = [], set()
+        for i, node in enumerate(self.nodes):
+            name = node.name or f"{node.op_type}_{i}"
+            if name in seen:
+                name = f"{name}_{i}"
+            seen.add(name)
+            names.append(name)
+        return names
+
+    def problem(self, i: int, message: str, found=None, allowed=None) -> Problem:
+        return Problem(self.file, None, f"nodes.{self.names[i]}", message, found, allowed)
+
+    def reject(self, i: int, message: str, found=None, allowed=None) -> _Reject:
+        return _Reject(self.problem(i, message, found, allowed))
+
+    # -- structure, batch, shapes -----------------------------------------------------------
+
+    def _check_structure(self) -> None:
+        m = self.model
+        if not m.HasField("graph") or not self.nodes:
+            raise ConfigError(Problem(self.file, None, "", "not an ONNX model: it has no nodes"))
+        if not any(o.domain in STANDARD_DOMAINS for o in m.opset_import):
+            raise ConfigError(
+                Problem(self.file, None, "opset_import",
+                        "the model declares no ONNX opset (truncated or not an ONNX model?)")
+            )  # fmt: skip
+        available = set(self.init) | {i.name for i in self.inputs}
+        problems, produced = [], set()
+        for i, node in enumerate(self.nodes):
+            for t in node.output:
+                if t in available or t in produced:
+                    what = "an initializer or graph input" if t in available else "another node"
+                    msg = f"output {t!r} has the name of {what}'s tensor (names must be unique)"
+                    problems.append(self.problem(i, msg))
+                produced.add(t)
+            for t in node.input:
+                if not t or t in available:
+                    continue
+                if t in self.producer:
+                    msg = f"input {t!r} is produced by a later node: the graph is not sorted"
+                    problems.append(self.problem(i, msg))
+                else:
+                    problems.append(
+                        self.problem(
+                            i,
+                            f"input {t!r} is neither an initializer, a graph input nor the "
+                            "output of an earlier node (missing initializer?)",
+                        )
+                    )
+            available.update(t for t in node.output if t)
+        if problems:
+            raise ConfigError(problems)
+
+    def _set_batch(self, model, batch: int | None) -> list[Assumed]:
+        """Fix axis 0 of the graph inputs (the batch) in ``model`` (a copy); set self.batch."""
+        problems, dynamic, static = [], [], []
+        init = set(self.init)
+        for inp in model.graph.input:
+            if inp.name in init:
+                continue
+            path = f"inputs.{inp.name}"
+            tt = inp.type.tensor_type
+            if not inp.type.HasField("tensor_type") or not tt.HasField("shape"):
+                problems.append(Problem(self.file, None, path, "the input has no shape"))
+                continue
+            for axis, dim in enumerate(tt.shape.dim):
+                if dim.HasField("dim_value") and dim.dim_value > 0:
+                    if axis == 0:
+                        static.append((inp.name, dim.dim_value))
+                elif axis == 0:
+                    dynamic.append((inp.name, dim))
+                else:
+                    problems.append(
+                        Problem(self.file, None, path,
+                                f"dimension {axis} is dynamic; accelsim needs static shapes "
+                                "(only the batch, axis 0, can be set: --batch)",
+                                repr(dim.dim_param or "?"), "a fixed size: re-export the model")
+                    )  # fmt: skip
+        assumed = []
+        if dynamic:
+            self.batch = batch or 1
+            for _, dim in dynamic:
+                dim.dim_value = self.batch
+            if batch is None:
+                names = ", ".join(repr(n) for n, _ in dynamic)
+                assumed.append(
+                    Assumed("batch", 1, f"input {names} has a dynamic batch dimension; "
+                                        "batch 1 assumed (set it with --batch)")
+                )  # fmt: skip
+        elif static:
+            self.batch = static[0][1]
+            if batch is not None and batch != self.batch:
+                problems.append(
+                    Problem(self.file, None, f"inputs.{static[0][0]}",
+                            f"the model's batch is fixed at {self.batch}; --batch {batch} "
+                            "cannot change it", str(batch), str(self.batch))
+                )  # fmt: skip
+        if problems:
+            raise ConfigError(problems)
+        return assumed
+
+    def _infer(self, batch: int | None) -> list[Assumed]:
+        import onnx
+
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        assumed = self._set_batch(model, batch)
+        del model.graph.value_info[:]  # stale symbolic shapes
+        for out in model.graph.output:
+            out.type.tensor_type.ClearField("shape")
+        for node in model.graph.node:  # our rule: a QONNX quantizer keeps its input's shape
+            if node.domain in QONNX_DOMAINS and node.op_type in QONNX_QUANTIZERS:
+                node.op_type, node.domain = "Identity", ""
+                del node.input[1:]
+                del node.attribute[:]
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
+        except Exception as exc:  # InferenceError, ValidationError
+            text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            where = re.search(r"node name: ([^)]*)\)", text)
+            path = f"nodes.{where.group(1)}" if where else ""
+            raise ConfigError(
+                Problem(self.file, None, path, f"ONNX shape inference failed: {text}")
+            ) from None
+        g = inferred.graph
+        for vi in (*g.input, *g.value_info, *g.output):
+            tt = vi.type.tensor_type
+            if not vi.type.HasField("tensor_type"):
+                continue
+            if tt.elem_type:
+                self.types[vi.name] = tt.elem_type
+            if tt.HasField("shape"):
+                dims = [d.dim_value if d.HasField("dim_value") else 0 for d in tt.shape.dim]
+                self.shapes[vi.name] = tuple(dims) if all(d > 0 for d in dims) else None
+        for t in self.init.values():
+            self.types[t.name] = t.data_type
+            self.shapes[t.name] = tuple(t.dims)
+        return assumed
+
+    def _propagate_constants(self) -> None:
+        const = set(self.init)
+        for node in self.nodes:
+            inputs = [t for t in node.input if t]
+            if node.op_type == "Constant":
+                is_const = True
+            elif node.op_type in ("Shape", "Size"):
+                is_const = self.shapes.get(node.input[0]) is not None
+            else:
+                is_const = bool(inputs) and all(t in const for t in inputs)
+            if is_const:
+                const.update(t for t in node.output if t)
+        self.const = const
+
+    def value(self, t: str):
+        """The numpy value of a constant tensor (an initializer or a Constant's output)."""
+        import numpy as np
+        import onnx
+        from onnx import numpy_helper
+        from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+
+        tensor = self.init.get(t)
+        if tensor is None and t in self.producer:
+            node = self.nodes[self.producer[t]]
+            if node.op_type == "Constant":
+                for a in node.attribute:
+                    if a.name == "value":
+                        tensor = a.t
+                    elif a.name in ("value_float", "value_int", "value_floats", "value_ints"):
+                        return np.asarray(onnx.helper.get_attribute_value(a))
+        if tensor is None:
+            return None
+        if uses_external_data(tensor):
+            copy = onnx.TensorProto()
+            copy.CopyFrom(tensor)
+            load_external_data_for_tensor(copy, self.base_dir)
+            tensor = copy
+        return numpy_helper.to_array(tensor)
+
+    def attrs(self, node) -> dict:
+        import onnx
+
+        out = {}
+        for a in node.attribute:
+            v = onnx.helper.get_attribute_value(a)
+            out[a.name] = v.decode() if isinstance(v, bytes) else v
+        return out
+
+    def shape(self, i: int, t: str) -> tuple:
+        s = self.shapes.get(t)
+        if s is None:
+            raise self.reject(
+                i, f"the shape of {t!r} is unknown after ONNX shape inference "
+                "(an op before it that shape inference does not know?)"
+            )  # fmt: skip
+        return s
+
+    # -- precision ----------------------------------------------------------------------------
+
+    def _type_q(self, i: int, elem: int, what: str):
+        """(bits, encoding) of an integer tensor type; None for float; reject float8/4."""
+        import onnx
+
+        q = _int_types().get(elem)
+        if q is not None:
+            return q
+        name = onnx.helper.tensor_dtype_to_string(elem).removeprefix("TensorProto.").lower()
+        if name.startswith(("float8", "float4", "float6")):
+            raise self.reject(i, f"unsupported quantization: {what} is {name}", name,
+                              INT_TYPE_NAMES)  # fmt: skip
+        return None
+
+    def quantizer(self, i: int):
+        """(bits, encoding) a quantizer node stands for; None if ``i`` is not one."""
+        import onnx
+
+        node = self.nodes[i]
+        op = node.op_type
+        if node.domain in STANDARD_DOMAINS and op in ONNX_QUANTIZERS:
+            if op == "DynamicQuantizeLinear":
+                return (8, "uint")
+            if op == "DequantizeLinear":
+                elem = self.types.get(node.input[0])
+                if elem is None and len(node.input) > 2 and node.input[2]:
+                    elem = self.types.get(node.input[2])
+                what = "the quantized input's type"
+            else:
+                if len(node.input) > 2 and node.input[2]:
+                    elem = self.types.get(node.input[2])
+                else:
+                    elem = self.attrs(node).get("output_dtype") or onnx.TensorProto.UINT8
+                what = "the zero point's type"
+            if elem is None:
+                raise self.reject(i, "cannot tell the quantized type (no zero point, no type)")
+            q = self._type_q(i, elem, what)
+            if q is None:
+                name = onnx.helper.tensor_dtype_to_string(elem).removeprefix("TensorProto.")
+                raise self.reject(i, f"unsupported quantization: {what} is {name.lower()}",
+                                  name.lower(), INT_TYPE_NAMES)  # fmt: skip
+            return q
+        if node.domain in QONNX_DOMAINS:
+            if op == "BipolarQuant":
+                return (1, "binary")
+            if op in ("Quant", "IntQuant", "Trunc"):
+                attrs = self.attrs(node)
+                src = node.input[-1] if op == "Trunc" else node.input[3]
+                bits = self.value(src) if src else None
+                if bits is None:
+                    raise self.reject(i, f"the bit-width input {src!r} is not a constant")
+                values = {float(b) for b in bits.reshape(-1)}
+                if len(values) != 1 or not next(iter(values)).is_integer():
+                    raise self.reject(i, "the bit-width must be one whole number",
+                                      str(sorted(values)), "1..32")  # fmt: skip
+                b = int(values.pop())
+                if not 1 <= b <= 32:
+                    raise self.reject(i, "bit-width out of range", str(b), "1..32")
+                return (b, "int" if attrs.get("signed", 1) else "uint")
+            if op == "FloatQuant":
+                allowed = f"integer quantizers ({INT_TYPE_NAMES})"
+                raise self.reject(
+                    i, "unsupported quantization: minifloat (FloatQuant)", "FloatQuant", allowed
+                )
+        return None
+
+    def operand_q(self, i: int, t: str):
+        """(bits, encoding) of tensor ``t``: its integer type, or the quantizer behind it."""
+        seen = set()
+        while t and t not in seen:
+            seen.add(t)
+            elem = self.types.get(t)
+            if elem is not None:
+                q = self._type_q(i, elem, f"the type of {t!r}")
+                if q is not None:
+                    return q
+            p = self.producer.get(t)
+            if p is None:
+                return None
+            q = self.quantizer(p)
+            if q is not None:
+                return q
+            node = self.nodes[p]
+            if node.domain not in STANDARD_DOMAINS or node.op_type not in VALUE_PRESERVING:
+                return None
+            t = node.input[0] if node.input else ""
+        return None
+
+    # -- the walk -----------------------------------------------------------------------------
+
+    def _fusable(self, c: int, head: str, has_weights: bool) -> bool:
+        node = self.nodes[c]
+        op = node.op_type
+        if node.domain in QONNX_DOMAINS:
+            return op in QONNX_QUANTIZERS and node.input[0] == head
+        if node.domain not in STANDARD_DOMAINS:
+            return False
+        if op in ONNX_QUANTIZERS or op in ACTIVATION_OPS:
+            return node.input[0] == head
+        if op == "BatchNormalization":
+            return has_weights and node.input[0] == head
+        if op in ELTWISE_OPS:
+            data = [t for t in node.input if t]
+            return (
+                len(data) == 2 and head in data and all(t in self.const for t in data if t != head)
+            )
+        return False
+
+    def _tail(self, i: int, has_weights: bool):
+        """Nodes fused into GEMM ``i`` and the first quantizer on its output chain."""
+        head, fused, out_q = self.nodes[i].output[0], [], None
+        while head not in self.outputs and len(self.consumers.get(head, ())) == 1:
+            c = self.consumers[head][0]
+            if not self._fusable(c, head, has_weights):
+                break
+            fused.append(c)
+            if out_q is None and self.nodes[c].op_type != "DequantizeLinear":
+                out_q = self.quantizer(c)
+            head = self.nodes[c].output[0]
+        return fused, out_q
+
+    def build(self, batch: int | None):
+        self._check_structure()
+        assumed = self._infer(batch)
+        self._propagate_constants()
+        problems: list[Problem] = []
+        specs: list = []  # (spec, gemm info or None)
+        src: dict[str, tuple[str, ...]] = {}
+        owner: dict[int, int] = {}  # fused node -> GEMM node
+        fused, no_compute, unknown, shapeless = Counter(), Counter(), Counter(), Counter()
+
+        def sources(node, which=None):
+            out: list[str] = []
+            for k, t in enumerate(node.input):
+                if t and (which is None or k in which) and t not in self.const:
+                    out += [s for s in src.get(t, ()) if s not in out]
+            return tuple(out)
+
+        for i, node in enumerate(self.nodes):
+            name, op, dom = self.names[i], node.op_type, node.domain
+            outs = [t for t in node.output if t]
+            try:
+                if self._is_quantizer(node):
+                    self.quantizer(i)  # unsupported types are errors wherever they are
+            except _Reject as exc:
+                problems.append(exc.problem)
+            if i in owner:
+                (no_compute if self._is_quantizer(node) else fused)[op] += 1
+                for t in outs:
+                    src[t] = src.get(self.nodes[owner[i]].output[0], ())
+                continue
+            inputs = [t for t in node.input if t]
+            if op == "Constant" or (inputs and all(t in self.const for t in inputs)):
+                no_compute[op] += 1
+                continue
+            std = dom in STANDARD_DOMAINS
+            if std and op in NO_COMPUTE_OPS or self._is_quantizer(node):
+                no_compute[op] += 1
+                for t in outs:
+                    src[t] = sources(node)
+                continue
+            try:
+                if std and (op in CONV_OPS or op in MATMUL_OPS):
+                    spec, info, has_weights = self._gemm(i, node)
+                    tail, out_q = self._tail(i, has_weights)
+                    for c in tail:
+                        owner[c] = i
+                    info["out"] = info["out"] or out_q
+                    spec = spec.model_copy(update={"input_from": sources(node, info.pop("data"))})
+                    specs.append((spec, info))
+                elif std and op in VECTOR_OPS:
+                    spec = self._vector(i, node)
+                    specs.append((spec.model_copy(update={"input_from": sources(node)}), None))
+                else:
+                    unknown[op if std else f"{dom}.{op}"] += 1
+                    for t in outs:
+                        src[t] = sources(node)
+                    continue
+            except _Reject as exc:
+                problems.append(exc.problem)
+            except _NoShape:
+                shapeless[op] += 1
+                for t in outs:
+                    src[t] = sources(node)
+                continue
+            except ValueError as exc:  # the layer spec rejected the numbers
+                errors = getattr(exc, "errors", None)
+                msg = errors()[0]["msg"] if errors else str(exc)
+                problems.append(self.problem(i, msg.removeprefix("Value error, ")))
+            for t in outs:
+                src[t] = (name,)
+        if problems:
+            raise ConfigError(list(dict.fromkeys(problems)))  # a quantizer may be seen twice
+        if not specs:
+            raise ConfigError(
+                Problem(self.file, None, "", "the model has no layers accelsim can cost",
+                        _counts(no_compute | unknown))
+            )  # fmt: skip
+        return self._workload(specs, assumed, fused, no_compute, unknown, shapeless)
+
+    @staticmethod
+    def _is_quantizer(node) -> bool:
+        return (node.domain in STANDARD_DOMAINS and node.op_type in ONNX_QUANTIZERS) or (
+            node.domain in QONNX_DOMAINS and node.op_type in (*QONNX_QUANTIZERS, "FloatQuant")
+        )
+
+    # -- GEMM layers --------------------------------------------------------------------------
+
+    def _gemm(self, i: int, node):
+        """(spec, precision info, has constant weights) of a GEMM node."""
+        op = node.op_type
+        d, w = OPERANDS[op]
+        x_t, w_t = node.input[d], node.input[w]
+        info = {"a": self.operand_q(i, x_t), "w": self.operand_q(i, w_t), "op": op}
+        info["out"] = self._out_q(i, node)
+        name = self.names[i]
+        if op in CONV_OPS:
+            info["data"] = (d,)
+            return self._conv(i, node, x_t, w_t, name), info, w_t in self.const
+        xs, ws = self.shape(i, x_t), self.shape(i, w_t)
+        if op == "Gemm":
+            a = self.attrs(node)
+            if len(xs) != 2 or len(ws) != 2:
+                raise self.reject(i, "Gemm operands must be 2-D", f"{xs} and {ws}")
+            m, k = xs[::-1] if a.get("transA", 0) else xs
+            k2, n = ws[::-1] if a.get("transB", 0) else ws
+            if k != k2:
+                raise self.reject(i, f"reduction sizes differ: {k} and {k2}")
+            a_shape, b_shape = (m, k), (k, n)
+        else:
+            a_shape = (1, *xs) if len(xs) == 1 else xs
+            b_shape = (*ws, 1) if len(ws) == 1 else ws
+            m, k, k2, n = a_shape[-2], a_shape[-1], b_shape[-2], b_shape[-1]
+            if k != k2:
+                raise self.reject(i, f"reduction sizes differ: {k} and {k2}", f"{xs} @ {ws}")
+        import numpy as np
+
+        try:
+            lead = tuple(np.broadcast_shapes(a_shape[:-2], b_shape[:-2]))
+        except ValueError:
+            raise self.reject(i, "batch dimensions do not broadcast", f"{xs} @ {ws}") from None
+        total = math.prod(lead)
+        w_const, x_const = w_t in self.const, x_t in self.const
+        if w_const and math.prod(b_shape[:-2]) == 1:
+            info["data"] = (d,)
+            tokens = self.split(i, total * m, "the rows of the data operand")
+            return (
+                FC(name=name, type="fc", in_features=k, out_features=n, tokens=tokens),
+                info,
+                True,
+            )
+        if x_const and math.prod(a_shape[:-2]) == 1:  # W @ x: x^T W^T, the roles swap
+            info["a"], info["w"], info["data"] = info["w"], info["a"], (w,)
+            tokens = self.split(i, total * n, "the columns of the data operand")
+            return (
+                FC(name=name, type="fc", in_features=k, out_features=m, tokens=tokens),
+                info,
+                True,
+            )
+        info["data"] = (d, w)
+        if total % self.batch == 0:
+            count = total // self.batch
+        else:
+            if total != 1:
+                raise self.reject(i, f"the batch dimensions {lead} are not a multiple of the "
+                                  f"batch ({self.batch})")  # fmt: skip
+            m, count = self.split(i, m, "the rows"), 1
+        spec = MatMul(name=name, type="matmul", m=m, n=n, k=k, count=count)
+        return spec, info, False
+
+    def _out_q(self, i: int, node):
+        elem = self.types.get(node.output[0])
+        return self._type_q(i, elem, "the output type") if elem is not None else None
+
+    def split(self, i: int, total: int, what: str) -> int:
+        if total % self.batch:
+            raise self.reject(
+                i, f"{what} ({total}) are not a multiple of the batch ({self.batch}): "
+                "cannot split them per sample"
+            )  # fmt: skip
+        return total // self.batch
+
+    def _window(self, i: int, attrs: dict, sizes, kernel, strides, dil):
+        """ONNX ``pads`` / ``auto_pad`` as (begins, ends) per spatial axis."""
+        auto = attrs.get("auto_pad", "NOTSET")
+        n = len(sizes)
+        if auto in ("SAME_UPPER", "SAME_LOWER"):
+            begins, ends = [], []
+            for size, kk, s, dd in zip(sizes, kernel, strides, dil):
+                out = -(-size // s)
+                total = max((out - 1) * s + (kk - 1) * dd + 1 - size, 0)
+                lo = total // 2 if auto == "SAME_UPPER" else total - total // 2
+                begins.append(lo)
+                ends.append(total - lo)
+            return begins, ends
+        if auto == "VALID":
+            return [0] * n, [0] * n
+        if auto != "NOTSET":
+            raise self.reject(i, "unknown auto_pad", repr(auto),
+                              "NOTSET, SAME_UPPER, SAME_LOWER, VALID")  # fmt: skip
+        p = list(attrs.get("pads", [0] * 2 * n))
+        return p[:n], p[n:]
+
+    def _spatial(self, i: int, xs: tuple, what: str):
+        if len(xs) not in (3, 4):
+            raise self.reject(i, f"only 1-D and 2-D {what} (3-D or 4-D input) are supported",
+                              f"input shape {list(xs)}")  # fmt: skip
+        if xs[0] != self.batch:
+            raise self.reject(i, f"the input's batch dimension ({xs[0]}) is not the model's "
+                              f"batch ({self.batch})", f"input shape {list(xs)}")  # fmt: skip
+        return xs[1], xs[2:]
+
+    def _conv(self, i: int, node, x_t: str, w_t: str, name: str):
+        xs, ws = self.shape(i, x_t), self.shape(i, w_t)
+        c, sizes = self._spatial(i, xs, "convolutions")
+        n = len(sizes)
+        if len(ws) != len(xs):
+            raise self.reject(i, "the weight's rank differs from the input's", f"{ws} vs {xs}")
+        a = self.attrs(node)
+        kernel = list(a.get("kernel_shape", ws[2:]))
+        strides = list(a.get("strides", [1] * n))
+        dil = list(a.get("dilations", [1] * n))
+        begins, ends = self._window(i, a, sizes, kernel, strides, dil)
+        if n == 1:
+            sizes, kernel, strides, dil = (1, *sizes), [1, *kernel], [1, *strides], [1, *dil]
+            begins, ends = [0, *begins], [0, *ends]
+        group = a.get("group", 1)
+        if ws[1] * group != c:
+            raise self.reject(i, f"weight shape {list(ws)} does not match {c} input channels "
+                              f"in {group} groups")  # fmt: skip
+        return Conv(
+            name=name, type="conv", in_channels=c, out_channels=ws[0], in_h=sizes[0],
+            in_w=sizes[1], kernel=tuple(kernel), stride=tuple(strides),
+            padding=(begins[0], begins[1], ends[0], ends[1]), dilation=tuple(dil), groups=group,
+        )  # fmt: skip
+
+    # -- non-GEMM layers ----------------------------------------------------------------------
+
+    def _shape_or_none(self, t: str) -> tuple:
+        s = self.shapes.get(t)
+        if s is None:
+            raise _NoShape(t)
+        return s
+
+    def sample_shape(self, i: int, shape: tuple) -> tuple:
+        """Per-sample shape: axis 0 divided by the batch (dropped when it becomes 1)."""
+        if shape and shape[0] % self.batch == 0:
+            rest = (shape[0] // self.batch, *shape[1:])
+            return rest[1:] if rest[0] == 1 and len(rest) > 1 else rest
+        return (self.split(i, math.prod(shape), "the elements"),)
+
+    def _vector(self, i: int, node):
+        op, name = node.op_type, self.names[i]
+        a = self.attrs(node)
+        if op in POOL_OPS:
+            return self._pool(i, node, a, name)
+        out = self._shape_or_none(node.output[0])
+        if op in ELTWISE_OPS:
+            shape = self.sample_shape(i, out)
+            return Eltwise(name=name, type="eltwise", op=ELTWISE_OPS[op], shape=shape)
+        if op in ACTIVATION_OPS or op == "BatchNormalization":
+            shape = self.sample_shape(i, out)
+            op_name = "batchnorm" if op == "BatchNormalization" else op.lower()
+            return Activation(name=name, type="activation", op=op_name, shape=shape)
+        rank = len(out)
+        if op in SOFTMAX_OPS:
+            default = -1 if self.opset.get("", self.opset.get("ai.onnx", 21)) >= 13 else 1
+            axis = a.get("axis", default) % max(rank, 1)
+            legacy = default == 1
+            cols = math.prod(out[axis:]) if legacy else out[axis]
+        elif op == "InstanceNormalization":
+            cols = math.prod(out[2:])
+        elif op == "GroupNormalization":
+            cols = math.prod(out[1:]) // a["num_groups"]
+        else:
+            axis = a.get("axis", -1) % max(rank, 1)
+            cols = math.prod(out[axis:])
+        rows = self.split(i, math.prod(out) // cols, "the rows")
+        if op in SOFTMAX_OPS:
+            return Softmax(name=name, type="softmax", rows=rows, cols=cols)
+        return LayerNorm(name=name, type="layernorm", rows=rows, cols=cols)
+
+    def _pool(self, i: int, node, a: dict, name: str):
+        op = node.op_type
+        xs = self._shape_or_none(node.input[0])
+        c, sizes = self._spatial(i, xs, "pools")
+        n = len(sizes)
+        if op.startswith("Global"):
+            kernel, strides, begins, ends = list(sizes), [1] * n, [0] * n, [0] * n
+        else:
+            if "kernel_shape" not in a:
+                raise self.reject(i, "kernel_shape is missing")
+            dil = list(a.get("dilations", [1] * n))
+            # dilated windows: the effective extent, so that the output size is right
+            kernel = [(k - 1) * d + 1 for k, d in zip(a["kernel_shape"], dil)]
+            strides = list(a.get("strides", [1] * n))
+            begins, ends = self._window(i, a, sizes, kernel, strides, [1] * n)
+            out = self.shapes.get(node.output[0])
+            if a.get("ceil_mode", 0) and out is not None:  # ONNX's size, via end padding
+                for j in range(n):
+                    span = sizes[j] + begins[j] + ends[j]
+                    ends[j] += max(0, (out[2 + j] - 1) * strides[j] + kernel[j] - span)
+        if n == 1:
+            sizes, kernel, strides = (1, *sizes), [1, *kernel], [1, *strides]
+            begins, ends = [0, *begins], [0, *ends]
+        return Pool(
+            name=name, type="pool", pool=POOL_OPS[op], channels=c, in_h=sizes[0], in_w=sizes[1],
+            kernel=tuple(kernel), stride=tuple(strides),
+            padding=(begins[0], begins[1], ends[0], ends[1]),
+        )  # fmt: skip
+
+    # -- precision and the workload -----------------------------------------------------------
+
+    def _workload(self, specs, assumed, fused, no_compute, unknown, shapeless):
+        gemms = [(s, q) for s, q in specs if q is not None]
+        given = any(q["a"] or q["w"] or q["out"] for _, q in gemms)
+        assumed = list(assumed)
+        quants = {}
+        if not given:
+            default = QuantSpec(**FLOAT_DEFAULT)
+            for s, _ in gemms:
+                quants[s.name] = default
+            if gemms:
+                assumed.append(
+                    Assumed("quant", dict(FLOAT_DEFAULT), "a float model carries no precision: "
+                            "8-bit integer operands, 32-bit accumulator assumed")
+                )  # fmt: skip
+        else:
+            missing, no_out = {"inputs": [], "weights": []}, []
+            for s, q in gemms:
+                a = q["a"] or (8, "int")
+                w = q["w"] or (8, "int")
+                if q["a"] is None:
+                    missing["inputs"].append(s.name)
+                if q["w"] is None:
+                    missing["weights"].append(s.name)
+                out = q["out"]
+                if out is None:
+                    no_out.append(s.name)
+                out_bits = out[0] if out else a[0]
+                quants[s.name] = QuantSpec(
+                    a_bits=a[0], w_bits=w[0], acc_bits=ACC_BITS, out_bits=out_bits,
+                    a_encoding=a[1], w_encoding=w[1],
+                )  # fmt: skip
+            for operand, names in missing.items():
+                if names:
+                    assumed.append(
+                        Assumed(f"{operand} precision", "8-bit int",
+                                f"no quantizer on the {operand} of layers {', '.join(names)}")
+                    )  # fmt: skip
+            if no_out:
+                assumed.append(
+                    Assumed("out_bits", "a_bits", "no quantizer on the outputs of layers "
+                            + ", ".join(no_out))
+                )  # fmt: skip
+            if any(q["op"] not in QOPERATOR_OPS for _, q in gemms):
+                assumed.append(
+                    Assumed("acc_bits", ACC_BITS, "the model does not state the accumulator "
+                            "width; 32 bits as ONNX's integer ops (QLinearConv, MatMulInteger)")
+                )  # fmt: skip
+        tally = Counter(quants.values())
+        default = tally.most_common(1)[0][0] if tally else QuantSpec(**FLOAT_DEFAULT)
+        layers, changes = [], []
+        for s, q in specs:
+            quant = quants.get(s.name, default)
+            if quant != default:
+                diff = {k: v for k, v in quant.model_dump().items() if v != getattr(default, k)}
+                s = s.model_copy(update={"quant": QuantOverride(**diff)})
+            layers.append(lower(s, self.batch, quant))
+            if q is not None and given:
+                change = {}
+                for operand in ("a", "w"):
+                    if q[operand]:
+                        change[f"{operand}_bits"] = q[operand][0]
+                        change[f"{operand}_encoding"] = q[operand][1]
+                if change:
+                    changes.append((s.name, QuantOverride(**change)))
+        name = Path(self.file).stem
+        wl = Workload(name, self.batch, tuple(layers), default, self.file, "", tuple(assumed))
+        summary = ImportSummary(
+            file=self.file, batch=self.batch,
+            layers=dict(Counter(la.type for la in layers)),
+            gemm_layers=sum(la.is_gemm for la in layers), macs=wl.macs, default=default,
+            overridden=sum(la.quant != default for la in layers if la.is_gemm),
+            fused=dict(fused), no_compute=dict(no_compute), unknown=dict(unknown),
+            shapeless=dict(shapeless), assumed=tuple(assumed),
+            assignment=Assignment(name, tuple(changes), None, "") if changes else None,
+        )  # fmt: skip
+        return wl, summary
+
+
+__all__ = ["ImportSummary", "assignment_to_yaml", "import_onnx", "load_onnx"]
