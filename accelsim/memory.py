@@ -5,7 +5,7 @@ Search space (the mapper's tiling, per layer)
 A GEMM ``inputs[M, K] @ weights[K, N]`` (per group) is cut into DRAM tiles of
 ``Tm x Tn x Tk`` and run as a loop nest over the tiles in one of the six loop orders
 (outer to inner, e.g. ``n, m, k``). Each tile size is chosen from ``E / 2^j`` for
-``j = 0..7`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
+``j = 0..5`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
 the extent ``E``. Every (order, Tm, Tn, Tk) whose tiles fit the buffers is legal; the
 mapper picks the one with the least DRAM traffic. Ties (many tilings move the same bytes)
 go to the least exposed time, estimated as the first tile's loads plus the last tile's
@@ -53,7 +53,7 @@ import numpy as np
 
 ORDERS = tuple(itertools.permutations("mnk"))
 RELEVANT = {"inputs": "mk", "weights": "kn", "outputs": "mn"}
-HALVINGS = 8
+HALVINGS = 6
 PARTS = ("inputs_read", "weights_read", "spill")
 
 
@@ -71,15 +71,15 @@ def refetch(order, trips: dict, tensor: str):
     """Refetch factor of ``tensor`` for a loop ``order`` (outer to inner) and trip counts.
 
     The one loop that does not index the tensor multiplies its traffic when it sits outside
-    a loop that does index it and runs more than once.
+    a loop that does index it and runs more than once. ``order`` is a tuple of loop names,
+    or a dict of loop -> position arrays (to evaluate many orders at once).
     """
     relevant = RELEVANT[tensor]
     (other,) = set("mnk") - set(relevant)
-    pos = {loop: i for i, loop in enumerate(order)}
-    outside = [trips[r] > 1 for r in relevant if pos[other] < pos[r]]
-    if not outside:
-        return 1
-    cond = outside[0] if len(outside) == 1 else outside[0] | outside[1]
+    pos = order if isinstance(order, dict) else {loop: i for i, loop in enumerate(order)}
+    cond = False
+    for r in relevant:
+        cond = cond | ((pos[other] < pos[r]) & (trips[r] > 1))
     return np.where(cond, trips[other], 1)
 
 
@@ -102,30 +102,38 @@ def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
 
 
 def choose_tiling(m, n, k, share, bits, sizes, g: int, bytes_per_cycle: float, tile_cycles):
-    """Best legal tiling per layer; identical layers are searched once.
+    """Best legal tiling per layer, for each dataflow; identical layers are searched once.
 
     ``bits = (a, w, acc, out)`` arrays; ``sizes = (inputs, weights, outputs)`` bytes;
-    ``tile_cycles(tm, tn, tk)`` the array cycles of one tile. Returns a dict of per-layer
-    arrays: ``tm, tn, tk, order`` (index into ORDERS), DRAM ``read, write`` bytes per group
-    and their parts ``inputs_read, weights_read, spill`` (partial sums out and back), and
-    ``fits`` (False where not even the smallest tile fits a buffer).
+    ``tile_cycles``: one function per dataflow, ``(tm, tn, tk, inverse) -> `` the array
+    cycles of one tile. Returns, per dataflow, a dict of per-layer arrays: ``tm, tn, tk,
+    order`` (index into ORDERS), DRAM ``read, write`` bytes per group and their parts
+    ``inputs_read, weights_read, spill`` (partial sums out and back), and ``fits`` (False
+    where not even the smallest tile fits a buffer).
     """
     keys = np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     dims = unique[:, :3].astype(np.int64).T
     u_bits = tuple(unique[:, 4:].T)
     found = _search(*dims, unique[:, 3], u_bits, sizes, g, bytes_per_cycle, tile_cycles, inverse)
-    return {key: value[inverse.reshape(-1)] for key, value in found.items()}
+    return [{key: value[inverse.reshape(-1)] for key, value in f.items()} for f in found]
+
+
+# loop positions of every order, shaped to broadcast over [layer, order, Tm, Tn, Tk]
+_POS = {
+    loop: np.array([o.index(loop) for o in ORDERS])[None, :, None, None, None] for loop in "mnk"
+}
 
 
 def _search(m, n, k, share, bits, sizes, g, bytes_per_cycle, tile_cycles, inverse):
+    """Evaluate every (order, Tm, Tn, Tk) of every layer at once: axes [layer, order, m, n, k]."""
     u = len(m)
-    share = share[:, None, None, None]
-    a, w, acc, out = (np.asarray(b, dtype=np.float64)[:, None, None, None] for b in bits)
-    cm = candidates(m, g)[:, :, None, None]
-    cn = candidates(n, g)[:, None, :, None]
-    ck = candidates(k, g)[:, None, None, :]
-    mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None] for x in (m, n, k))
+    share = share[:, None, None, None, None]
+    a, w, acc, out = (np.asarray(b, dtype=np.float64)[:, None, None, None, None] for b in bits)
+    cm = candidates(m, g)[:, None, :, None, None]
+    cn = candidates(n, g)[:, None, None, :, None]
+    ck = candidates(k, g)[:, None, None, None, :]
+    mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None, None] for x in (m, n, k))
     s_in, s_w, s_out = sizes
     fits = (
         (2 * cm * ck * share * a / 8 <= s_in)
@@ -134,33 +142,25 @@ def _search(m, n, k, share, bits, sizes, g, bytes_per_cycle, tile_cycles, invers
     )
     tiles = -(-mm // cm) * -(-nn // cn) * -(-kk // ck)
     edges = ((cm * ck * share * a + ck * cn * w + cm * cn * out) / 8) / bytes_per_cycle
-    compute = tiles * tile_cycles(cm, cn, ck, inverse)
-    shape, rows = fits.shape, np.arange(u)
-    best = {"cost": np.full(u, np.inf), "time": np.full(u, np.inf)}
-    for index, order in enumerate(ORDERS):
-        read, write, parts = traffic(mm, nn, kk, cm, cn, ck, (a, w, acc, out), order, share)
-        moved = np.where(fits, read + write, np.inf).reshape(u, -1)
-        least = moved.min(axis=1)
+    read, write, parts = traffic(mm, nn, kk, cm, cn, ck, (a, w, acc, out), _POS, share)
+    moved = np.where(fits, read + write, np.inf)
+    shape = moved.shape
+    least = moved.reshape(u, -1).min(axis=1)
+    tied = moved <= least[:, None, None, None, None]  # the tilings that move the least bytes
+    dram = (read + write) / bytes_per_cycle - edges
+    rows = np.arange(u)
+    found = []
+    for cycles in tile_cycles:
         # ties in traffic go to the shortest estimated time (edges exposed, rest overlapped)
-        time = edges + np.maximum(compute, (read + write) / bytes_per_cycle - edges)
-        time = np.where(
-            moved <= least[:, None], np.broadcast_to(time, shape).reshape(u, -1), np.inf
-        )
-        pick = np.argmin(time, axis=1)
-        quick = time[rows, pick]
-        better = (least < best["cost"]) | ((least == best["cost"]) & (quick < best["time"]))
-        i, j, q = np.unravel_index(pick, shape[1:])
-        chosen = {
-            "tm": cm[rows, i, 0, 0], "tn": cn[rows, 0, j, 0], "tk": ck[rows, 0, 0, q],
-            "order": np.full(u, index), "cost": least, "time": quick,
-            **{key: np.broadcast_to(v, shape)[rows, i, j, q]
-               for key, v in (("read", read), ("write", write), *parts.items())},
-        }  # fmt: skip
-        for key, value in chosen.items():
-            best[key] = np.where(better, value, best.get(key, value))
-    best["fits"] = np.isfinite(best.pop("cost"))
-    best.pop("time")
-    return best
+        time = edges + np.maximum(tiles * cycles(cm, cn, ck, inverse), dram)
+        time = np.where(tied, time, np.inf).reshape(u, -1)
+        o, i, j, q = np.unravel_index(np.argmin(time, axis=1), shape[1:])
+        best = {"tm": cm[rows, 0, i, 0, 0], "tn": cn[rows, 0, 0, j, 0],
+                "tk": ck[rows, 0, 0, 0, q], "order": o, "fits": np.isfinite(least)}  # fmt: skip
+        for key, value in (("read", read), ("write", write), *parts.items()):
+            best[key] = np.broadcast_to(value, shape)[rows, o, i, j, q]
+        found.append(best)
+    return found
 
 
 def tiled(fn, m, n, k, tm, tn, tk):

@@ -125,25 +125,23 @@ def evaluate(arch: Arch, x: dict) -> dict:
     mem, dram = arch.spec.memories, arch.spec.dram
     reason = list(x["reason"])
     timing = TIMINGS[arch.timing]
-    tilings = []
-    for df in arch.dataflows:
-        if mem is None:
-            tilings.append(None)
-            continue
+    tilings = [None] * len(arch.dataflows)
+    if mem is not None:
         sizes = (mem.inputs.size_bytes, mem.weights.size_bytes, mem.outputs.size_bytes)
 
-        def tile_cycles(tm, tn, tk, inverse, df=df):
-            p = np.zeros(inverse.max() + 1, dtype=np.int64)
-            p[inverse.reshape(-1)] = pack  # the PE packing of each unique layer
-            p = p[:, None, None, None]
-            return timing(tm, tn, ceil_div(tk, p), arch.rows, arch.cols, df)
+        def tile_cycles(df):
+            def cycles(tm, tn, tk, inverse):
+                p = np.zeros(inverse.max() + 1, dtype=np.int64)
+                p[inverse.reshape(-1)] = pack  # the PE packing of each unique layer
+                p = p[:, None, None, None, None]
+                return timing(tm, tn, ceil_div(tk, p), arch.rows, arch.cols, df)
 
-        tilings.append(
-            choose_tiling(
-                m, n, k, x["share"], bits, sizes, min(arch.rows, arch.cols),
-                dram.bytes_per_cycle, tile_cycles,
-            )  # fmt: skip
-        )
+            return cycles
+
+        tilings = choose_tiling(
+            m, n, k, x["share"], bits, sizes, min(arch.rows, arch.cols),
+            dram.bytes_per_cycle, [tile_cycles(df) for df in arch.dataflows],
+        )  # fmt: skip
     if mem is not None:
         for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):
             if reason[i] is None:

@@ -185,12 +185,12 @@ class ImportSummary:
     assignment: Assignment | None = None
 
     def lines(self) -> list[str]:
-        q = self.default
+        q, n = self.default, self.overridden
         out = [
             f"layers: {_counts(self.layers)}",
-            f"MACs: {self.macs:,} (batch {self.batch}, {self.gemm_layers} GEMM layers)",
+            f"MACs: {self.macs:,} (batch {self.batch}, GEMM layers: {self.gemm_layers})",
             f"precision: a {q.a_bits}-bit {q.a_encoding}, w {q.w_bits}-bit {q.w_encoding}, "
-            f"acc {q.acc_bits}, out {q.out_bits}; {self.overridden} layers differ",
+            f"acc {q.acc_bits}, out {q.out_bits}; GEMM layers that differ: {n}",
         ]
         if self.fused:
             out.append(f"fused into the producing layer: {_counts(self.fused)}")

@@ -267,6 +267,45 @@ def _gemm_saturate(a, w, lo, hi, out, clamped):
                     out[i, j] = acc + p
 
 
+@njit(cache=True, parallel=True)
+def _gemm_u8s8_int16_pairs(a, w, out):
+    """sum over p of sat16(a[i,2p] w[2p,j] + a[i,2p+1] w[2p+1,j]) in int64 (k even)."""
+    m, k = a.shape
+    n = w.shape[1]
+    for i in prange(m):
+        for j in range(n):
+            out[i, j] = 0
+        for p in range(k // 2):
+            a0 = a[i, 2 * p]
+            a1 = a[i, 2 * p + 1]
+            for j in range(n):
+                s = a0 * w[2 * p, j] + a1 * w[2 * p + 1, j]
+                out[i, j] += min(max(s, -32768), 32767)
+
+
+def gemm_u8s8_int16_pairs(a, w) -> np.ndarray:
+    """Raw ``a @ w`` as onnxruntime's MLAS u8 x s8 kernel on AVX2 without VNNI computes it.
+
+    ``vpmaddubsw`` adds the products of adjacent pairs ``(k=2p, 2p+1)`` with int16
+    saturation before widening; the pair sums are then added exactly (int32). ``a`` uint8
+    (m, k), ``w`` int8 (k, n); no zero points. Returns int64.
+    """
+    a = _int_matrix(a, "a")
+    w = _int_matrix(w, "w")
+    if a.dtype != np.uint8 or w.dtype != np.int8:
+        raise ValueError(f"needs uint8 x int8 operands, found {a.dtype} x {w.dtype}")
+    if a.shape[1] != w.shape[0]:
+        raise ValueError(f"shapes {a.shape} and {w.shape} do not chain")
+    k = a.shape[1]
+    a64 = np.zeros((a.shape[0], k + k % 2), np.int64)
+    a64[:, :k] = a
+    w64 = np.zeros((k + k % 2, w.shape[1]), np.int64)
+    w64[:k] = w
+    out = np.empty((a.shape[0], w.shape[1]), np.int64)
+    _gemm_u8s8_int16_pairs(a64, w64, out)
+    return out
+
+
 # --------------------------------------------------------------------------- public API
 
 

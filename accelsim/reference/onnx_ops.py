@@ -13,13 +13,19 @@ multiplier ``m = x_scale * w_scale / y_scale`` evaluated in float32 as both onnx
 and ``onnx.reference`` do. The product ``acc * m`` is where the two differ:
 ``precision="float32"`` (default) is onnxruntime's MLAS (``float32(acc) * m`` in float32),
 ``precision="float64"`` is ``onnx.reference`` (``float64(acc) * float64(m)``).
+
+``compat="ort_u8s8_int16_pairs"`` (``matmul_integer``, ``qlinear_matmul``; uint8 x int8
+only) reproduces onnxruntime's MLAS kernel on AVX2 CPUs without VNNI, which is *not*
+exact: ``vpmaddubsw`` sums the raw products of adjacent pairs ``(k = 2p, 2p + 1)`` with
+int16 saturation, and the zero points are applied afterwards through exact row and column
+sums: ``sum_p sat16(a b pair) - a_zp * colsum(B) - b_zp * rowsum(A) + K a_zp b_zp``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from accelsim.reference.gemm import int_conv2d, int_gemm
+from accelsim.reference.gemm import gemm_u8s8_int16_pairs, int_conv2d, int_gemm
 from accelsim.reference.quant import dequantize, quantize, requantize
 
 _AUTO_PADS = ("NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID")
@@ -185,7 +191,7 @@ def dequantize_linear(
 # --------------------------------------------------------------------------- matmul
 
 
-def _batched_int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _batched_int_matmul(a: np.ndarray, b: np.ndarray, gemm=None) -> np.ndarray:
     """numpy ``matmul`` broadcasting over int_gemm (int32 accumulator, wrap)."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul operands must have at least one dimension")
@@ -204,7 +210,7 @@ def _batched_int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     bb = np.broadcast_to(b2, batch + b2.shape[-2:]).reshape(-1, *b2.shape[-2:])
     out = np.empty((ab.shape[0], m, n), np.int32)
     for t in range(ab.shape[0]):
-        out[t] = int_gemm(ab[t], bb[t], 32, "wrap")
+        out[t] = int_gemm(ab[t], bb[t], 32, "wrap") if gemm is None else gemm(ab[t], bb[t])
     out = out.reshape(batch + (m, n))
     if a.ndim == 1:
         out = out[..., 0, :]
@@ -249,16 +255,45 @@ def _centered(x: np.ndarray, zp) -> np.ndarray:
         raise ValueError(f"zero point shape {np.shape(zp)} does not fit {x.shape}") from err
 
 
-def matmul_integer(A, B, a_zero_point=None, b_zero_point=None) -> np.ndarray:
+COMPAT_MODES = (None, "ort_u8s8_int16_pairs")
+
+
+def _ort_u8s8(A, B, azp, bzp) -> np.ndarray:
+    """MLAS u8 x s8 (AVX2, no VNNI): saturating int16 pairs, zero points by correction."""
+    if A.dtype != np.uint8 or B.dtype != np.int8:
+        raise ValueError(
+            f"compat='ort_u8s8_int16_pairs' needs uint8 A and int8 B, found {A.dtype} x {B.dtype}"
+        )
+    a2 = A[None, :] if A.ndim == 1 else A
+    b2 = B[:, None] if B.ndim == 1 else B
+    raw = _batched_int_matmul(a2, b2, gemm_u8s8_int16_pairs).astype(np.int64)
+    row_sum = a2.astype(np.int64).sum(axis=-1)[..., :, None]
+    col_sum = b2.astype(np.int64).sum(axis=-2)[..., None, :]
+    total = raw - azp * col_sum - bzp * row_sum + a2.shape[-1] * azp * bzp
+    out = ((total + 2**31) % 2**32 - 2**31).astype(np.int32)  # MLAS accumulates in int32
+    if A.ndim == 1:
+        out = out[..., 0, :]
+    if B.ndim == 1:
+        out = out[..., 0]
+    return out
+
+
+def matmul_integer(
+    A, B, a_zero_point=None, b_zero_point=None, *, compat: str | None = None
+) -> np.ndarray:
     """ONNX ``MatMulInteger``: ``(A - a_zero_point) @ (B - b_zero_point)`` in int32.
 
     numpy ``matmul`` broadcasting; ``a_zero_point`` per tensor or per row, ``b_zero_point``
-    per tensor or per column.
+    per tensor or per column. ``compat``: see the module docstring.
     """
+    if compat not in COMPAT_MODES:
+        raise ValueError(f"compat must be one of {COMPAT_MODES}, found {compat!r}")
     A = _int_operand(A, "A")
     B = _int_operand(B, "B")
     azp = _row_zero_point(_check_zero_point_of(A, a_zero_point, "a_zero_point"), A)
     bzp = _col_zero_point(_check_zero_point_of(B, b_zero_point, "b_zero_point"), B)
+    if compat is not None:
+        return _ort_u8s8(A, B, azp, bzp)
     return _batched_int_matmul(_centered(A, azp), _centered(B, bzp))
 
 
@@ -302,13 +337,14 @@ def qlinear_matmul(
     y_zero_point,
     *,
     precision: str = "float32",
+    compat: str | None = None,
 ) -> np.ndarray:
     """ONNX ``QLinearMatMul``. ``a_scale``/``a_zero_point`` per tensor or per row,
     ``b_scale``/``b_zero_point`` per tensor or per column, ``y`` per tensor. See the module
-    docstring for ``precision``."""
+    docstring for ``precision`` and ``compat``."""
     a = _int_operand(a, "a")
     b = _int_operand(b, "b")
-    acc = matmul_integer(a, b, a_zero_point, b_zero_point)
+    acc = matmul_integer(a, b, a_zero_point, b_zero_point, compat=compat)
     sa = _f32_scale(a_scale, "a_scale")
     sb = _f32_scale(b_scale, "b_scale")
     sy = _f32_scale(y_scale, "y_scale")

@@ -237,6 +237,11 @@ def xnor_gemm(a_packed, w_packed, k: int) -> np.ndarray:
         )
     rem = k - (nwords - 1) * _WORD
     last_mask = np.uint64(2**rem - 1)
+    ac = np.array(a, order="C")  # copies: the padding bits of the last word are cleared
+    wc = np.array(w.T, order="C")
+    ac[:, -1] &= last_mask
+    wc[:, -1] &= last_mask
     out = np.empty((a.shape[0], w.shape[1]), np.int64)
-    _xnor_kernel(np.ascontiguousarray(a), np.ascontiguousarray(w.T), np.int64(k), last_mask, out)
+    with numba.parallel_chunksize(4):  # blocks of 16 rows handed out dynamically
+        _xnor_kernel(ac, wc, np.int64(k), out)
     return out.astype(np.int32)
