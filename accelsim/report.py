@@ -63,7 +63,7 @@ class Report:
         pes = arch.rows * arch.cols
         peak = pes * np.asarray(rows.get("pe_macs_per_cycle", 1), dtype=float)
         with np.errstate(invalid="ignore", divide="ignore"):
-            util = macs / (cycles * peak)
+            util = np.where(macs > 0, macs / (cycles * peak), np.nan)  # GEMM layers only
         cols = dict(rows)
         cols["cycles"] = cycles
         cols["compute_cycles"] = np.where(costed, rows["compute_cycles"], np.nan)
@@ -138,10 +138,12 @@ class Report:
 
     def table(self) -> str:
         """A readable console table of the layers, then the totals."""
-        head = ("layer", "type", "m", "n", "k", "groups", "a/w", "df", "cycles", "util", "note")
+        head = ("layer", "type", "m", "n", "k", "groups", "a/w", "df", "cycles", "stalls",
+                "util", "energy_uj", "note")  # fmt: skip
         body = []
         for r in self.layer_records():
             gemm = r["type"] in ("conv", "fc", "matmul")
+            stall, energy = r.get("stall_cycles"), r.get("energy_pj")
             body.append(
                 (
                     r["name"],
@@ -150,7 +152,9 @@ class Report:
                     f"{r['a_bits']}/{r['w_bits']}" if gemm else "",
                     r["dataflow"] or "",
                     "" if r["cycles"] is None else f"{r['cycles']:,.0f}",
+                    "" if not stall else f"{stall:,.0f}",
                     "" if r["utilization"] is None else f"{100 * r['utilization']:.1f}%",
+                    "" if energy is None or not r["costed"] else f"{energy / 1e6:,.2f}",
                     r["reason"] or "",
                 )
             )
@@ -168,7 +172,7 @@ def _fmt(row, widths) -> str:
     cells = []
     for i, (cell, w) in enumerate(zip(row, widths)):
         cell = str(cell)
-        cells.append(cell.ljust(w) if i in (0, 1, 7, 10) else cell.rjust(w))
+        cells.append(cell.ljust(w) if i in (0, 1, 7, 12) else cell.rjust(w))
     return "  ".join(cells).rstrip()
 
 
@@ -181,6 +185,8 @@ def _show_total(key, value) -> str:
         return f"{100 * value:.2f}%"
     if key == "latency_s":
         return f"{value * 1e3:.4f} ms"
+    if key == "energy_pj":
+        return f"{value / 1e9:,.4f} mJ"
     if isinstance(value, float):
         return f"{value:,.4g}"
     if isinstance(value, int | np.integer):
