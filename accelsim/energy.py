@@ -8,7 +8,8 @@ zero). Every action and its price:
 =============================  ==============================================================
 (component, action)            energy per unit
 =============================  ==============================================================
-(pe, mac)                      ``pe.mac_pj(tech, a_bits, w_bits)`` x ``technology.mac_pj_scale``
+(pe, <action>)                 ``pe.action_pj(tech, action, quant)`` x ``technology.mac_pj_scale``
+                               (``int_mac``: one ``mac`` per MAC at the operands' bits)
 (pe, operand_move_bytes)       one register hop of one byte: ``technology.register_pj_per_byte``
 (<buffer>_sram, read_bytes)    ``memories.<buffer>.read_pj_per_byte`` or the SRAM fit at its size
 (<buffer>_sram, write_bytes)   ``memories.<buffer>.write_pj_per_byte`` or the SRAM fit
@@ -40,9 +41,11 @@ def unit_prices(arch, tech, x) -> dict:
     """Energy per unit of every action this arch can count (pJ; arrays are per layer)."""
     cfg = arch.spec.technology
     prices = {
-        ("pe", "mac"): arch.pe.mac_pj(tech, x["a_bits"], x["w_bits"]) * cfg.mac_pj_scale,
-        ("pe", "operand_move_bytes"): cfg.register_pj_per_byte or tech.register_pj_per_byte(),
+        ("pe", action): np.array([arch.pe.action_pj(tech, action, q) for q in x["quant"]])
+        * cfg.mac_pj_scale
+        for action in x["pe_actions"]
     }
+    prices[("pe", "operand_move_bytes")] = cfg.register_pj_per_byte or tech.register_pj_per_byte()
     mem, dram = arch.spec.memories, arch.spec.dram
     if mem is not None:
         for name in BUFFERS:

@@ -6,8 +6,9 @@ cycles; `energy`; `edp`, energy x cycles). `simulate` is the one-design case.
 
 Per GEMM layer and dataflow:
 
-1. PE packing: a PE doing ``p = pe.k_per_cycle(quant)`` MACs per cycle along ``k`` turns a
-   tile's ``k`` into ``ceil(k / p)`` array steps.
+1. PE packing: a PE doing ``p = pe.k_per_cycle(quant)`` MACs per step along ``k`` turns a
+   layer's ``k`` into fewer array steps (see `_packing`); a step takes
+   ``pe.cycles_per_step(quant)`` cycles, which multiplies the array's cycle count.
 2. Tiling (`accelsim.memory`): if the arch has memories, the DRAM tiling with the least
    traffic; compute cycles are the closed form (`accelsim.dataflow`) summed over tiles.
 3. Stalls: DRAM transfers overlap compute except the first tile's loads and the last
@@ -82,10 +83,37 @@ def layer_arrays(layers, pe) -> dict:
         "w_bits": np.array([q.w_bits for q in quant], dtype=np.int64),
         "acc_bits": np.array([q.acc_bits for q in quant], dtype=np.int64),
         "out_bits": np.array([q.out_bits for q in quant], dtype=np.int64),
-        "pack": np.array(
-            [pe.k_per_cycle(q) if r is None else 1 for q, r in zip(quant, reason)],
-            dtype=np.int64,
-        ),
+        **_packing(layers, quant, reason, pe),
+    }
+
+
+def _packing(layers, quant, reason, pe) -> dict:
+    """How the PE packs each layer: array steps per ``k`` and cycles per step.
+
+    A PE that does ``p`` MACs per step packs them along the contiguous run of the reduction
+    (the input channels of a conv, all of ``k`` otherwise), as BitFusion's simulator does:
+    ``steps = (k / k_run) ceil(k_run / p)``, so a layer with few channels under-fills. ``pack``
+    is the effective ``k / steps`` (used to scale a tile's ``k``); ``step`` the cycles one
+    step takes (bit-serial PEs need several).
+    """
+    pack, step, nominal = [], [], []
+    for la, q, r in zip(layers, quant, reason):
+        p, s = (pe.k_per_cycle(q), pe.cycles_per_step(q)) if r is None and la.is_gemm else (1, 1)
+        run = max(1, la.k_run)
+        steps = (max(la.k, 1) // run) * -(-run // p)
+        pack.append(max(la.k, 1) / steps)
+        step.append(s)
+        nominal.append(p / s)
+    actions: dict = {}
+    for i, (la, q, r) in enumerate(zip(layers, quant, reason)):
+        for action, per_mac in (pe.actions(q) if r is None and la.is_gemm else {}).items():
+            actions.setdefault(action, np.zeros(len(layers)))[i] = per_mac
+    return {
+        "pack": np.array(pack),
+        "step": np.array(step, dtype=np.int64),
+        "pe_actions": actions,
+        "peak": np.array(nominal),
+        "quant": quant,
     }
 
 
@@ -120,7 +148,7 @@ def evaluate(arch: Arch, x: dict) -> dict:
     Returns arrays of shape ``[dataflows, layers]`` (counts in a nested dict keyed by
     ``(component, action)``) plus per-layer tiling and feasibility.
     """
-    m, n, k, g, pack = x["m"], x["n"], x["k"], x["groups"], x["pack"]
+    m, n, k, g, pack, step = x["m"], x["n"], x["k"], x["groups"], x["pack"], x["step"]
     bits = (x["a_bits"], x["w_bits"], x["acc_bits"], x["out_bits"])
     mem, dram = arch.spec.memories, arch.spec.dram
     reason = list(x["reason"])
@@ -131,10 +159,11 @@ def evaluate(arch: Arch, x: dict) -> dict:
 
         def tile_cycles(df):
             def cycles(tm, tn, tk, inverse):
-                p = np.zeros(inverse.max() + 1, dtype=np.int64)
-                p[inverse.reshape(-1)] = pack  # the PE packing of each unique layer
-                p = p[:, None, None, None, None]
-                return timing(tm, tn, ceil_div(tk, p), arch.rows, arch.cols, df)
+                p, s = np.zeros(inverse.max() + 1), np.zeros(inverse.max() + 1, dtype=np.int64)
+                p[inverse.reshape(-1)], s[inverse.reshape(-1)] = pack, step  # per unique layer
+                p, s = p[:, None, None, None, None], s[:, None, None, None, None]
+                steps = np.ceil(tk / p).astype(np.int64)
+                return s * timing(tm, tn, steps, arch.rows, arch.cols, df)
 
             return cycles
 
@@ -154,15 +183,17 @@ def evaluate(arch: Arch, x: dict) -> dict:
         tm, tn, tk = (m, n, k) if tiling is None else (tiling["tm"], tiling["tn"], tiling["tk"])
 
         def array_cycles(mt, nt, kt, df=df):
-            return timing(mt, nt, ceil_div(kt, pack), arch.rows, arch.cols, df)
+            steps = np.ceil(kt / pack - 1e-9).astype(np.int64)
+            return step * timing(mt, nt, steps, arch.rows, arch.cols, df)
 
         if arch.timing == "scalesim":  # SCALE-Sim's whole-layer count; tiles move bytes only
             compute = g * array_cycles(m, n, k)
         else:
             compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
-        c = {("pe", "mac"): m * n * k * g}
+        macs = m * n * k * g
+        c = {("pe", action): macs * per_mac for action, per_mac in x["pe_actions"].items()}
         moving = MOVING[df]
-        c[("pe", "operand_move_bytes")] = c[("pe", "mac")] * (x[moving[0]] + x[moving[1]]) / 8
+        c[("pe", "operand_move_bytes")] = macs * (x[moving[0]] + x[moving[1]]) / 8
         stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
         cycles = compute.astype(np.float64)
         if mem is not None:
@@ -285,7 +316,8 @@ def simulate(
         "a_encoding": [la.quant.a_encoding for la in wl.layers],
         "w_encoding": [la.quant.w_encoding for la in wl.layers],
         "macs": np.where(x["gemm"], x["m"] * x["n"] * x["k"] * x["groups"], 0),
-        "pe_macs_per_cycle": x["pack"],
+        "pe_macs_per_cycle": x["pack"] / x["step"],
+        "pe_peak_macs_per_cycle": x["peak"],
         "dataflow": [arch.dataflows[p] if r else None for p, r in zip(pick, run)],
         "feasible": np.array([r is None for r in ev["reason"]]),
         "costed": run | (~x["gemm"] & vec["costed"]),

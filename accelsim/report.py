@@ -70,7 +70,8 @@ class Report:
         cols["latency_s"] = cycles / arch.clock_hz
         cols["utilization"] = util
         total = _totals(cols, arch, pes)
-        peak = 2 * pes * float(np.max(cols.get("pe_macs_per_cycle", 1))) * arch.clock_hz / 1e12
+        nominal = float(np.max(cols.get("pe_peak_macs_per_cycle", 1)))
+        peak = 2 * pes * nominal * arch.clock_hz / 1e12  # at the best precision in the workload
         total["peak_tops"] = peak
         if breakdown is not None and total["feasible"]:
             energy = float(np.nansum(cols["energy_pj"]))

@@ -274,6 +274,7 @@ class Layer:
     quant: QuantSpec
     spec: Conv | FC | MatMul | Pool | Eltwise | Activation | Softmax | LayerNorm
     input_elements: int = 0
+    k_run: int = 0  # contiguous run of the reduction: a conv's input channels per group, else k
 
     @property
     def is_gemm(self) -> bool:
@@ -308,8 +309,10 @@ class Workload:
 def lower(spec, batch: int, quant: QuantSpec) -> Layer:
     if spec.type in GEMM_TYPES:
         m, n, k, g = spec.gemm(batch)
-        unique = spec.input_elements(batch) if spec.type == "conv" else m * k * g
-        return Layer(spec.name, spec.type, m, n, k, g, 0, quant, spec, min(unique, m * k * g))
+        conv = spec.type == "conv"
+        unique = spec.input_elements(batch) if conv else m * k * g
+        run = spec.in_channels // spec.groups if conv else k
+        return Layer(spec.name, spec.type, m, n, k, g, 0, quant, spec, min(unique, m * k * g), run)
     return Layer(spec.name, spec.type, 0, 0, 0, 0, spec.elements(batch), quant, spec)
 
 

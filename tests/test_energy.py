@@ -5,12 +5,12 @@ import json
 
 import numpy as np
 import pytest
+from conftest import QUANT, ROOT
 
 import accelsim
 from accelsim.energy import unit_prices
 from accelsim.model import layer_arrays
 from accelsim.technology import technology
-from conftest import QUANT, ROOT
 
 ARCH = """\
 name: a

@@ -527,3 +527,61 @@ def test_onnx_ops_reject_bad_input():
         R.conv_integer(
             np.zeros((1, 1, 3, 3), np.uint8), np.zeros((1, 1, 1, 1), np.uint8), auto_pad="SAME"
         )
+
+
+# --------------------------------------------------------------------------- compat mode
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_ort_u8s8_compat_mode_reproduces_onnxruntime_full_range(seed):
+    """Full-range int8 weights: onnxruntime is not exact (PEERS.md), the compat mode is it."""
+    rng = np.random.default_rng(700 + seed)
+    m, k, n = (int(v) for v in rng.integers(8, 64, 3))
+    a = _ints(rng, np.uint8, (m, k))
+    b = _ints(rng, np.int8, (k, n))
+    azp = _ints(rng, np.uint8, ())
+    bzp = _ints(rng, np.int8, (n,) if seed % 2 else ())
+    model = _model(
+        [helper.make_node("MatMulInteger", ["a", "b", "azp", "bzp"], ["y"])],
+        [("a", a)],
+        [_tensor("b", b), _tensor("azp", azp), _tensor("bzp", bzp)],
+        TensorProto.INT32,
+    )
+    got_ort, got_ref = _run_both(model, [("a", a)])
+    exact = R.matmul_integer(a, b, azp, bzp)
+    assert _mismatches(exact, got_ref) == 0
+    assert _mismatches(exact, got_ort) > 0  # the trap is real on this CPU
+    compat = R.matmul_integer(a, b, azp, bzp, compat="ort_u8s8_int16_pairs")
+    assert _mismatches(compat, got_ort) == 0
+
+    names = ["a", "as", "azp", "b", "bs", "bzp", "ys", "yzp"]
+    scales = [np.array(0.02, np.float32), np.array(0.01, np.float32), np.array(2.5, np.float32)]
+    yzp = _ints(rng, np.uint8, ())
+    model = _model(
+        [helper.make_node("QLinearMatMul", names, ["y"])],
+        [("a", a)],
+        [
+            _tensor("as", scales[0]),
+            _tensor("azp", azp),
+            _tensor("b", b),
+            _tensor("bs", scales[1]),
+            _tensor("bzp", bzp),
+            _tensor("ys", scales[2]),
+            _tensor("yzp", yzp),
+        ],
+        TensorProto.UINT8,
+    )
+    got_ort, _ = _run_both(model, [("a", a)])
+    mine = R.qlinear_matmul(
+        a, scales[0], azp, b, scales[1], bzp, scales[2], yzp, compat="ort_u8s8_int16_pairs"
+    )
+    assert _mismatches(mine, got_ort) == 0
+
+
+def test_compat_mode_rejects_other_types():
+    with pytest.raises(ValueError, match="uint8 A and int8 B"):
+        R.matmul_integer(
+            np.zeros((2, 2), np.int8), np.zeros((2, 2), np.int8), compat="ort_u8s8_int16_pairs"
+        )
+    with pytest.raises(ValueError, match="compat"):
+        R.matmul_integer(np.zeros((2, 2), np.uint8), np.zeros((2, 2), np.int8), compat="mlas")

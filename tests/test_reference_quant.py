@@ -57,11 +57,9 @@ def quantize_oracle(x, scale, zp, bits, signed, mode, seed=0, f32=True):
     out = []
     stream = splitmix64_stream(seed, len(x)) if mode == "stochastic" else [0] * len(x)
     for i, xi in enumerate(x):
+        ftype = np.float32 if f32 else np.float64
         with np.errstate(over="ignore"):
-            if f32:
-                q = np.float32(xi) / np.float32(scale)
-            else:
-                q = np.float64(xi) / np.float64(scale)
+            q = ftype(xi) / ftype(scale)
         if math.isinf(q):
             r = hi - zp if q > 0 else lo - zp
         else:

@@ -107,4 +107,6 @@ def test_access_counts_against_scalesim(golden):
                 )
             )
             if scalesim_rule:
-                assert r["dram_read_bytes"] == e["acc_dram_ifmap_reads"] + e["acc_dram_filter_reads"]
+                assert (
+                    r["dram_read_bytes"] == e["acc_dram_ifmap_reads"] + e["acc_dram_filter_reads"]
+                )

@@ -50,10 +50,18 @@ class IntMac(Strict):
     def k_per_cycle(self, quant: QuantSpec) -> int:
         return 1
 
-    def mac_pj(self, tech, a_bits, w_bits):
-        """Energy of one MAC: the technology's fixed-point MAC at the operands' bits (a
-        narrower operand toggles fewer bits of the same multiplier)."""
-        return tech.mac_pj(a_bits, w_bits)
+    def cycles_per_step(self, quant: QuantSpec) -> int:
+        return 1
+
+    def actions(self, quant: QuantSpec) -> dict:
+        return {"mac": 1.0}
+
+    def action_pj(self, tech, action: str, quant: QuantSpec) -> float:
+        """One MAC: the technology's fixed-point MAC at the operands' bits (a narrower
+        operand toggles fewer bits of the same multiplier: energy follows the operand bits)."""
+        a = 2 if quant.a_encoding == "binary" else quant.a_bits
+        w = 2 if quant.w_encoding == "binary" else quant.w_bits
+        return float(tech.mac_pj(a, w))
 
     def area_um2(self, tech) -> float:
         return float(tech.mac_area_um2(self.max_a_bits, self.max_w_bits))

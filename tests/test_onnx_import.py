@@ -1,0 +1,520 @@
+"""ONNX models in (accelsim/onnx_import.py): layers, MACs and precisions against hand
+derivations, the float models checked in onnxruntime, every bad-input path, and the CLI.
+
+GEMM view (DESIGN.md §3): conv ``m = out_h out_w`` per sample, ``n = out_channels / groups``,
+``k = in_channels / groups kh kw``; fc ``m = tokens``, ``n = out``, ``k = in``; matmul
+``m x k @ k x n`` repeated ``count`` times per sample. MACs = batch m n k groups.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnx_models as om
+import pytest
+from conftest import ROOT
+from onnx import TensorProto as T
+from onnx import helper as h
+
+import accelsim
+from accelsim.onnx_import import import_onnx
+from accelsim.workload import workload_to_yaml
+
+ARCH = str(ROOT / "arch_configs" / "edge_32x32.yaml")
+
+
+def _save(tmp_path, model, name="m.onnx"):
+    return om.save(model, tmp_path / name)
+
+
+def _rows(wl):
+    return {la.name: (la.type, la.m, la.n, la.k, la.groups, la.elements) for la in wl.layers}
+
+
+def _bits(wl):
+    """(a_bits, a_encoding, w_bits, w_encoding, out_bits) of each GEMM layer."""
+    fields = ("a_bits", "a_encoding", "w_bits", "w_encoding", "out_bits")
+    return {la.name: tuple(getattr(la.quant, f) for f in fields) for la in wl.layers if la.is_gemm}
+
+
+def _sources(wl):
+    return {la.name: la.spec.input_from for la in wl.layers}
+
+
+def _ort_run(model, batch=1):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    feeds = {
+        i.name: rng.standard_normal([d if isinstance(d, int) else batch for d in i.shape]).astype(
+            np.float32
+        )
+        for i in sess.get_inputs()
+    }
+    return sess.run(None, feeds)
+
+
+# ----------------------------------------------------------------------- float models
+
+
+def test_resnet_block(tmp_path):
+    """x[N,8,16,16], batch dynamic -> 1 assumed, then --batch 2.
+
+    conv1 8->16 3x3 s2 p1: out (16+2-3)//2+1 = 8 -> m 64, n 16, k 8*9 = 72: 73,728 MACs
+    conv2 16->16 3x3 p1:   m 64, n 16, k 16*9 = 144:                       147,456
+    proj 8->16 1x1 s2:     out (16-1)//2+1 = 8 -> m 64, n 16, k 8:            8,192
+    total 229,376 per sample. bn1+relu1 fuse into conv1, bn2 into conv2 (each the single
+    consumer); add(bn2, proj) -> eltwise 16*8*8 = 1,024 elements; relu after the add is no
+    GEMM's -> activation, 1,024; maxpool 2x2 s2: 16 x 4x4 outputs x 4 reads = 1,024.
+    """
+    path = _save(tmp_path, om.resnet_block())
+    wl, summary = import_onnx(path)
+    assert wl.batch == 1 and [a.name for a in wl.assumed] == ["batch", "quant"]
+    assert _rows(wl) == {
+        "conv1": ("conv", 64, 16, 72, 1, 0),
+        "conv2": ("conv", 64, 16, 144, 1, 0),
+        "proj": ("conv", 64, 16, 8, 1, 0),
+        "add": ("eltwise", 0, 0, 0, 0, 1024),
+        "relu2": ("activation", 0, 0, 0, 0, 1024),
+        "pool": ("pool", 0, 0, 0, 0, 1024),
+    }
+    assert wl.macs == 73_728 + 147_456 + 8_192 == 229_376
+    assert _sources(wl) == {"conv1": (), "conv2": ("conv1",), "proj": (), "add": ("conv2", "proj"),
+                            "relu2": ("add",), "pool": ("relu2",)}  # fmt: skip
+    assert summary.fused == {"BatchNormalization": 2, "Relu": 1}
+    assert summary.layers == {"conv": 3, "eltwise": 1, "activation": 1, "pool": 1}
+    assert wl.layer("relu2").spec.op == "relu" and wl.layer("add").spec.shape == (16, 8, 8)
+    # the float model: 8-bit int operands, assumed and recorded
+    assert set(_bits(wl).values()) == {(8, "int", 8, "int", 8)}
+    assert "float model" in next(a.reason for a in wl.assumed if a.name == "quant")
+    # batch 2: every layer doubles; no assumption about the batch any more
+    wl2 = accelsim.load_workload(path, batch=2)
+    assert wl2.batch == 2 and wl2.macs == 2 * 229_376
+    assert [a.name for a in wl2.assumed] == ["quant"]
+    out = _ort_run(om.resnet_block(), batch=2)[0]
+    assert out.shape == (2, *wl2.layer("pool").spec.out_shape())
+
+
+def test_depthwise_separable(tmp_path):
+    """x[1,16,14,14].
+
+    dw 3x3 group 16 s2 SAME_UPPER: out ceil(14/2) = 7, total pad (7-1)*2+3-14 = 1 -> (0, 1);
+       m 49, n 16/16 = 1, k 1*9 = 9, groups 16: 7,056 MACs; relu6 (Clip) fused
+    pw 1x1 16->32: m 49, n 32, k 16: 25,088; HardSwish fused
+    maxpool 2x2 s2 ceil_mode: ceil((7-2)/2)+1 = 4 (floor would give 3): one extra row/column
+       of end padding; 32 x 4x4 outputs x 4 reads = 2,048
+    global average pool: 32 x 1x1 outputs x 16 reads = 512; Flatten: no compute
+    Gemm transB W[10,32]: fc in 32, out 10, tokens 1: 320
+    total 7,056 + 25,088 + 320 = 32,464.
+    """
+    wl, summary = import_onnx(_save(tmp_path, om.depthwise_separable()))
+    assert _rows(wl) == {
+        "dw": ("conv", 49, 1, 9, 16, 0),
+        "pw": ("conv", 49, 32, 16, 1, 0),
+        "pool": ("pool", 0, 0, 0, 0, 2048),
+        "gap": ("pool", 0, 0, 0, 0, 512),
+        "fc": ("fc", 1, 10, 32, 1, 0),
+    }
+    assert wl.macs == 32_464
+    dw = wl.layer("dw").spec
+    assert (dw.padding, dw.stride, dw.out_hw) == ((0, 0, 1, 1), (2, 2), (7, 7))
+    assert wl.layer("pool").spec.out_hw == (4, 4) and wl.layer("pool").spec.padding == (0, 0, 1, 1)
+    assert wl.layer("gap").spec.pool == "global_avg"
+    assert summary.fused == {"Clip": 1, "HardSwish": 1} and summary.no_compute == {"Flatten": 1}
+    assert _sources(wl)["fc"] == ("gap",)
+    assert [a.name for a in wl.assumed] == ["quant"]  # the input's batch is fixed at 1
+    assert _ort_run(om.depthwise_separable())[0].shape == (1, 10)
+
+
+def test_attention_block(tmp_path):
+    """Multi-query attention, S 16, D 32, 4 query heads of 8, one shared K/V head.
+
+    q 32->32: fc tokens 16: 16*32*32 = 16,384 (bias Add fused); k, v 32->8: 16*8*32 = 4,096 each
+    scores [N,4,16,8] @ [N,1,8,16] (K^T, broadcast over the heads): matmul m 16, n 16, k 8,
+       count 4: 8,192; the 1/sqrt(8) Div fused
+    softmax over the last axis: rows 4*16 = 64, cols 16 (1,024 elements)
+    context [N,4,16,16] @ [N,1,16,8]: m 16, n 8, k 16, count 4: 8,192
+    out 32->32: 16,384 (bias fused); residual add: eltwise (16, 32); LayerNorm: rows 16, cols 32
+    cls: Gemm transB on [N*16, 32] (Reshape -1): fc tokens 16*N/N = 16, 32->10: 5,120
+    total 16,384 + 2*4,096 + 2*8,192 + 16,384 + 5,120 = 62,464 per sample.
+    """
+    path = _save(tmp_path, om.attention_block())
+    wl, summary = import_onnx(path)
+    assert _rows(wl) == {
+        "q": ("fc", 16, 32, 32, 1, 0),
+        "k": ("fc", 16, 8, 32, 1, 0),
+        "v": ("fc", 16, 8, 32, 1, 0),
+        "scores": ("matmul", 16, 16, 8, 4, 0),
+        "softmax": ("softmax", 0, 0, 0, 0, 1024),
+        "context": ("matmul", 16, 8, 16, 4, 0),
+        "out": ("fc", 16, 32, 32, 1, 0),
+        "residual": ("eltwise", 0, 0, 0, 0, 512),
+        "ln": ("layernorm", 0, 0, 0, 0, 512),
+        "cls": ("fc", 16, 10, 32, 1, 0),
+    }
+    assert wl.macs == 62_464
+    assert (wl.layer("softmax").spec.rows, wl.layer("softmax").spec.cols) == (64, 16)
+    assert (wl.layer("ln").spec.rows, wl.layer("ln").spec.cols) == (16, 32)
+    assert _sources(wl)["scores"] == ("q", "k") and _sources(wl)["context"] == ("softmax", "v")
+    assert _sources(wl)["residual"] == ("out",) and _sources(wl)["cls"] == ("ln",)
+    assert summary.fused == {"Add": 2, "Div": 1}
+    assert summary.no_compute == {"Reshape": 5, "Transpose": 4}
+    wl3 = import_onnx(path, batch=3)[0]
+    assert wl3.macs == 3 * 62_464 and wl3.layer("scores").groups == 3 * 4
+    assert wl3.layer("cls").m == 3 * 16
+    assert _ort_run(om.attention_block(), batch=3)[0].shape == (48, 10)
+
+
+# ------------------------------------------------------------------ quantized models
+
+
+def test_qdq_model(tmp_path):
+    """QuantizeLinear/DequantizeLinear pairs; bits and signedness from the zero-point types.
+
+    conv1 3->4 3x3 p1: m 64, n 4, k 27: 6,912; a uint8 (x's Q), w int8; relu fused, then Q
+       uint8 -> out 8; the int32 bias DQ is accepted and ignored
+    conv2 4->4 1x1: m 64, n 4, k 4: 1,024; a uint8, w int4; out Q uint8 -> 8
+    conv3 4->4 3x3 p1: m 64, n 4, k 36: 9,216; a uint8, w int8; out Q int8 -> 8
+    fc (Flatten -> MatMul 256->10): 2,560; a int8 (conv3's Q), w int8; float output -> out_bits =
+       a_bits 8, assumed
+    total 19,712. The most common (conv1, conv3: a 8 uint, w 8 int) is the default; conv2
+    overrides w_bits 4, fc a_encoding int.
+    """
+    path = _save(tmp_path, om.qdq_model())
+    wl, summary = import_onnx(path)
+    assert wl.macs == 6_912 + 1_024 + 9_216 + 2_560 == 19_712
+    assert _bits(wl) == {
+        "conv1": (8, "uint", 8, "int", 8),
+        "conv2": (8, "uint", 4, "int", 8),
+        "conv3": (8, "uint", 8, "int", 8),
+        "fc": (8, "int", 8, "int", 8),
+    }
+    q = wl.quant
+    assert (q.a_bits, q.a_encoding, q.w_bits, q.w_encoding, q.acc_bits) == (8, "uint", 8, "int", 32)
+    assert wl.layer("conv2").spec.quant.model_dump(exclude_none=True) == {"w_bits": 4}
+    assert wl.layer("fc").spec.quant.model_dump(exclude_none=True) == {"a_encoding": "int"}
+    assert wl.layer("conv1").spec.quant is None
+    assert {a.name for a in wl.assumed} == {"out_bits", "acc_bits"}
+    assert summary.fused == {"Relu": 1}
+    assert summary.no_compute == {"QuantizeLinear": 4, "DequantizeLinear": 9, "Flatten": 1}
+    assert dict(summary.assignment.layers)["conv2"].model_dump(exclude_none=True) == {
+        "a_bits": 8, "w_bits": 4, "a_encoding": "uint", "w_encoding": "int"}  # fmt: skip
+    assert _sources(wl) == {"conv1": (), "conv2": ("conv1",), "conv3": ("conv2",), "fc": ("conv3",)}
+    assert _ort_run(om.qdq_model())[0].shape == (1, 10)  # int4 QDQ runs in onnxruntime too
+
+
+def test_qoperator_model(tmp_path):
+    """QLinearConv, QLinearMatMul, MatMulInteger: operand types from the tensors themselves.
+
+    qconv 4->8 3x3 on 6x6, no pad: out 4x4 -> m 16, n 8, k 36: 4,608; x uint8, W int8,
+       y uint8 -> out 8
+    qmatmul (Flatten [1,128] uint8) 128->16: 2,048; a uint8, w int8, y uint8
+    imatmul 16->4: 64; a uint8, w int8, int32 output -> out_bits 32
+    total 6,720. Every GEMM is a QOperator integer op, so acc_bits 32 is the ops' own (not
+    assumed), and nothing else is assumed.
+    """
+    wl, summary = import_onnx(_save(tmp_path, om.qoperator_model()))
+    assert _rows(wl) == {
+        "qconv": ("conv", 16, 8, 36, 1, 0),
+        "qmatmul": ("fc", 1, 16, 128, 1, 0),
+        "imatmul": ("fc", 1, 4, 16, 1, 0),
+    }
+    assert wl.macs == 6_720
+    assert _bits(wl) == {
+        "qconv": (8, "uint", 8, "int", 8),
+        "qmatmul": (8, "uint", 8, "int", 8),
+        "imatmul": (8, "uint", 8, "int", 32),
+    }
+    assert wl.assumed == () and wl.quant.acc_bits == 32
+    assert summary.no_compute == {"QuantizeLinear": 1, "Flatten": 1, "Cast": 1}
+    assert _ort_run(om.qoperator_model())[0].shape == (1, 4)
+
+
+@pytest.mark.parametrize("domain", [om.QONNX, "finn.custom_op.general"])
+def test_qonnx_model(tmp_path, domain):
+    """QONNX Quant (bit-width input, ``signed`` attribute) and BipolarQuant.
+
+    conv1 3->8 3x3 p1: m 64, n 8, k 27: 13,824; a Quant 8 signed, w Quant 8 signed;
+       relu fused, then Quant 4 unsigned -> out 4
+    conv2 8->8 3x3 p1: m 64, n 8, k 72: 36,864; a 4 uint, w 4 int; bn folded, BipolarQuant -> out 1
+    conv3 8->16 1x1: m 64, n 16, k 8: 8,192; a and w bipolar: 1-bit binary; relu, Quant 2 -> out 2
+    maxpool 2x2 s2: 16 x 4x4 x 4 = 1,024 elements
+    fc 256->10: 2,560; a 2 uint (Quant 2 unsigned seen through Flatten and MaxPool), w 2 int
+    total 61,440. All four precisions differ: the first (conv1's) is the default.
+    """
+    path = _save(tmp_path, om.qonnx_model(domain))
+    wl, summary = import_onnx(path)
+    assert wl.macs == 13_824 + 36_864 + 8_192 + 2_560 == 61_440
+    assert _bits(wl) == {
+        "conv1": (8, "int", 8, "int", 4),
+        "conv2": (4, "uint", 4, "int", 1),
+        "conv3": (1, "binary", 1, "binary", 2),
+        "fc": (2, "uint", 2, "int", 2),
+    }
+    assert wl.layer("pool").elements == 1_024
+    assert wl.quant == wl.layer("conv1").quant
+    assert summary.fused == {"Relu": 2, "BatchNormalization": 1}
+    assert summary.no_compute == {"Quant": 6, "BipolarQuant": 2, "Flatten": 1}
+    assert dict(summary.assignment.layers)["conv3"].model_dump(exclude_none=True) == {
+        "a_bits": 1, "w_bits": 1, "a_encoding": "binary", "w_encoding": "binary"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("act_type", "bits"),
+    [(T.INT8, (8, "int")), (T.UINT8, (8, "uint")), (T.INT16, (16, "int")),
+     (T.UINT16, (16, "uint")), (T.INT4, (4, "int")), (T.UINT4, (4, "uint"))],
+)  # fmt: skip
+def test_zero_point_types(tmp_path, act_type, bits):
+    """The activation quantizer's zero-point type gives a_bits and a_encoding."""
+    wl = accelsim.load_workload(_save(tmp_path, om.qdq_matmul(act_type)))
+    assert _bits(wl)["fc"] == (*bits, 8, "int", bits[0])  # no output Q: out_bits = a_bits
+
+
+def test_shape_inference_rule_for_qonnx_quant():
+    """ONNX's own shape inference stops at a QONNX Quant (PEERS.md); ours passes its input's
+    shape through, so the Conv after it has one: 8 channels of 8x8."""
+    model = om.qonnx_model()
+    plain = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    known = {v.name for v in plain.graph.value_info if v.type.tensor_type.HasField("shape")}
+    assert "c1" not in known and "xq" not in known
+    from accelsim.onnx_import import _Graph
+
+    g = _Graph(model, "m.onnx", ".")
+    g._check_structure()
+    g._infer(None)
+    assert g.shapes["xq"] == (1, 3, 8, 8) and g.shapes["c1"] == (1, 8, 8, 8)
+    assert g.shapes["f"] == (1, 256)
+
+
+# --------------------------------------------------------------------------- behaviour
+
+
+@pytest.mark.parametrize(
+    "builder", ["resnet_block", "depthwise_separable", "attention_block", "qdq_model",
+                "qoperator_model", "qonnx_model"],
+)  # fmt: skip
+def test_yaml_round_trip(tmp_path, builder):
+    """The written workload YAML loads back to the same layers, precisions and MACs."""
+    wl = accelsim.load_workload(_save(tmp_path, getattr(om, builder)()))
+    text = workload_to_yaml(wl)
+    (tmp_path / "w.yaml").write_text(text)
+    back = accelsim.load_workload(tmp_path / "w.yaml")
+    assert back.layers == wl.layers and back.quant == wl.quant and back.macs == wl.macs
+    assert text.startswith("# assumed") == bool(wl.assumed)  # QOperator: nothing assumed
+
+
+def test_unknown_ops_are_named(tmp_path):
+    """TopK and a custom-domain op: not costed, each named with its count, never dropped."""
+    path = _save(tmp_path, om.with_unknown_ops())
+    wl, summary = import_onnx(path)
+    assert summary.unknown == {"TopK": 1, "com.example.Frobnicate": 1}
+    assert summary.warnings() == [
+        "ops accelsim does not know, not costed: TopK 1, com.example.Frobnicate 1"
+    ]
+    with pytest.warns(UserWarning, match=r"m\.onnx: ops accelsim does not know.*TopK 1"):
+        accelsim.load_workload(path)
+
+
+def test_unfused_activation_and_batchnorm(tmp_path):
+    """A Relu on a GEMM output with two consumers is not fused (activation layer of 4x6x6 =
+    144 elements); a BatchNormalization on a graph input has no GEMM to fold into."""
+    rng = np.random.default_rng(1)
+    bn, bn_inits = om._bn("bn", 3, "x", "xb", rng)
+    nodes = [
+        bn,
+        h.make_node("Conv", ["xb", "w"], ["c"], name="conv"),
+        h.make_node("Relu", ["c"], ["r"], name="relu"),
+        h.make_node("Add", ["r", "c"], ["y"], name="add"),
+    ]
+    model = om.finish(nodes, [om.vi("x", [1, 3, 8, 8])], [om.vi("y", [1, 4, 6, 6])],
+                      [om.f32("w", 4, 3, 3, 3), *bn_inits])  # fmt: skip
+    wl, summary = import_onnx(_save(tmp_path, model))
+    assert [(la.name, la.type) for la in wl.layers] == [
+        ("bn", "activation"), ("conv", "conv"), ("relu", "activation"), ("add", "eltwise")]  # fmt: skip
+    assert wl.layer("bn").spec.op == "batchnorm" and wl.layer("relu").elements == 144
+    assert summary.fused == {} and _sources(wl)["add"] == ("relu", "conv")
+    _ort_run(model)
+
+
+def test_unnamed_and_repeated_node_names(tmp_path):
+    """An unnamed node is ``<op>_<index>``; a repeated name gets ``_<index>`` appended."""
+    model = om.depthwise_separable()
+    for node in model.graph.node:
+        node.name = "" if node.op_type != "Conv" else "conv"
+    wl = import_onnx(_save(tmp_path, model))[0]
+    assert [la.name for la in wl.layers] == ["conv", "conv_2", "MaxPool_4", "GlobalAveragePool_5",
+                                             "Gemm_7"]  # fmt: skip
+    assert _sources(wl)["conv_2"] == ("conv",)
+
+
+def test_onnx_is_imported_lazily():
+    code = "import sys, accelsim; print('onnx' in sys.modules, 'onnxruntime' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _without_init(model, name):
+    keep = [t for t in model.graph.initializer if t.name != name]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(keep)
+    return model
+
+
+def _float_quant_model():
+    model = om.qonnx_model()
+    node = next(n for n in model.graph.node if n.name == "w2_q")
+    node.op_type = "FloatQuant"
+    return model
+
+
+def _graph_input_bitwidth():
+    model = om.qonnx_model()
+    next(n for n in model.graph.node if n.name == "a1_q").input[3] = "runtime_bits"
+    model.graph.input.append(om.vi("runtime_bits", [], T.FLOAT))
+    return model
+
+
+def _dynamic_width():
+    model = om.depthwise_separable()
+    model.graph.input[0].type.tensor_type.shape.dim[3].dim_param = "W"
+    return model
+
+
+def _unknown_before_gemm():
+    nodes = [
+        h.make_node("Mystery", ["x"], ["z"], name="mystery", domain="com.example"),
+        h.make_node("MatMul", ["z", "w"], ["y"], name="fc"),
+    ]
+    return om.finish(nodes, [om.vi("x", [1, 8])], [om.vi("y", [1, 4])], [om.f32("w", 8, 4)],
+                     domains=["com.example"])  # fmt: skip
+
+
+def _duplicate_output():
+    model = om.resnet_block()
+    next(n for n in model.graph.node if n.name == "relu1").output[0] = "w2"
+    return model
+
+
+def _unsorted():
+    model = om.depthwise_separable()
+    nodes = list(model.graph.node)
+    del model.graph.node[:]
+    model.graph.node.extend([nodes[1], nodes[0], *nodes[2:]])
+    return model
+
+
+@pytest.mark.parametrize(
+    ("build", "kwargs", "match"),
+    [
+        (lambda: _without_init(om.resnet_block(), "w2"), {}, r"m\.onnx: nodes\.conv2: input 'w2' is neither an initializer, a graph input nor the output of an earlier node \(missing initializer\?\)"),
+        (lambda: om.qdq_model(T.FLOAT8E4M3FN), {}, r"m\.onnx: nodes\.x_q: unsupported quantization: the zero point's type is float8e4m3fn; found float8e4m3fn; allowed: int2, uint2, int4"),
+        (_float_quant_model, {}, r"m\.onnx: nodes\.w2_q: unsupported quantization: minifloat \(FloatQuant\)"),
+        (_graph_input_bitwidth, {}, r"m\.onnx: nodes\.a1_q: the bit-width input 'runtime_bits' is not a constant"),
+        (_dynamic_width, {}, r"m\.onnx: inputs\.x: dimension 3 is dynamic; accelsim needs static shapes.*found 'W'"),
+        (om.depthwise_separable, {"batch": 4}, r"m\.onnx: inputs\.x: the model's batch is fixed at 1; --batch 4 cannot change it"),
+        (om.resnet_block, {"batch": 0}, r"m\.onnx: batch: out of range; found 0; allowed: >= 1"),
+        (_unknown_before_gemm, {}, r"m\.onnx: nodes\.fc: the shape of 'z' is unknown after ONNX shape inference"),
+        (_duplicate_output, {}, r"m\.onnx: nodes\.relu1: output 'w2' has the name of an initializer or graph input's tensor"),
+        (_unsorted, {}, r"m\.onnx: nodes\.relu6: input 'd' is produced by a later node: the graph is not sorted"),
+    ],
+)  # fmt: skip
+def test_bad_models(tmp_path, build, kwargs, match):
+    path = _save(tmp_path, build())
+    with pytest.raises(accelsim.ConfigError, match=match):
+        accelsim.load_workload(path, **kwargs)
+
+
+def test_float8_names_every_quantizer(tmp_path):
+    """All problems of a file together: the Q and the DQ of the float8 pair."""
+    with pytest.raises(accelsim.ConfigError) as err:
+        import_onnx(_save(tmp_path, om.qdq_model(T.FLOAT8E4M3FN)))
+    assert [p.path for p in err.value.problems] == ["nodes.x_q", "nodes.x_dq"]
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"this is not an ONNX model at all", r"m\.onnx: <top>: not a readable ONNX model \(corrupt or truncated\?\)"),
+        ("truncated", r"m\.onnx: <top>: not a readable ONNX model \(corrupt or truncated\?\)"),
+        (b"", r"m\.onnx: <top>: the file is empty"),
+    ],
+)  # fmt: skip
+def test_corrupt_files(tmp_path, content, match):
+    if content == "truncated":
+        data = om.resnet_block().SerializeToString()
+        content = data[: len(data) // 2]
+    (tmp_path / "m.onnx").write_bytes(content)
+    with pytest.raises(accelsim.ConfigError, match=match):
+        accelsim.load_workload(tmp_path / "m.onnx")
+
+
+def test_missing_file_and_batch_on_yaml(tmp_path):
+    with pytest.raises(accelsim.ConfigError, match=r"nope\.onnx: <top>: file not found"):
+        accelsim.load_workload(tmp_path / "nope.onnx")
+    wl = tmp_path / "w.yaml"
+    wl.write_text((ROOT / "tests" / "data" / "tiny.yaml").read_text())
+    with pytest.raises(
+        accelsim.ConfigError, match=r"w\.yaml: batch: only an ONNX model's batch can be set"
+    ):
+        accelsim.load_workload(wl, batch=2)
+
+
+# --------------------------------------------------------------------------------- CLI
+
+
+def _accelsim(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "accelsim", *args], capture_output=True,
+                          text=True, cwd=cwd)  # fmt: skip
+
+
+def test_cli_import_writes_workload_assignment_and_summary(tmp_path):
+    _save(tmp_path, om.qdq_model(), "q.onnx")
+    proc = _accelsim("import", "q.onnx", "-o", "w.yaml", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "wrote w.yaml: 4 layers (4 GEMM), 19,712 MACs" in proc.stdout
+    assert "wrote w.assignment.yaml: precisions of 4 layers" in proc.stdout
+    assert "fused into the producing layer: Relu 1" in proc.stdout
+    assert "not costed (no compute): QuantizeLinear 4, DequantizeLinear 9, Flatten 1" in proc.stdout
+    assert proc.stderr == ""
+    wl = accelsim.load_workload(tmp_path / "w.yaml")
+    assignment = accelsim.load_assignment(tmp_path / "w.assignment.yaml")
+    assert assignment.apply(wl).layers == wl.layers  # the model's own precisions
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["q.onnx", "w.assignment.yaml", "w.yaml"]
+    # a float model has no precisions: no assignment file; --batch sets the dynamic batch
+    _save(tmp_path, om.resnet_block(), "r.onnx")
+    proc = _accelsim("import", "r.onnx", "-o", "r.yaml", "--batch", "4", cwd=tmp_path)
+    assert proc.returncode == 0 and f"{4 * 229_376:,} MACs" in proc.stdout
+    assert not (tmp_path / "r.assignment.yaml").exists()
+    assert accelsim.load_workload(tmp_path / "r.yaml").batch == 4
+
+
+def test_cli_import_csv_unknown_ops_and_run(tmp_path):
+    _save(tmp_path, om.with_unknown_ops(), "u.onnx")
+    proc = _accelsim("import", "u.onnx", "-o", "u.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "u.csv").read_text() == "Layer, M, N, K,\nfc, 1, 4, 8,\n"
+    assert proc.stderr == (
+        "accelsim: warning: ops accelsim does not know, not costed: TopK 1, com.example.Frobnicate 1\n"
+    )
+    _save(tmp_path, om.attention_block(), "a.onnx")
+    run = _accelsim("run", ARCH, "a.onnx", "--format", "json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    import json
+
+    data = json.loads(run.stdout)
+    assert data["total"]["macs"] == 62_464
+    assert {a["name"] for a in data["provenance"]["assumed"]} >= {"batch", "quant"}
+
+
+def test_cli_bad_model_exits_2_and_writes_nothing(tmp_path):
+    _save(tmp_path, _without_init(om.qdq_model(), "w3"), "bad.onnx")
+    proc = _accelsim("import", "bad.onnx", "-o", "w.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "bad.onnx: nodes.w3_dq: input 'w3' is neither an initializer" in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx"]

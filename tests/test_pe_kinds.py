@@ -1,0 +1,131 @@
+"""Precision-flexible PE kinds: bit_fusion, bit_serial, xnor (accelsim/pe/)."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import accelsim
+from accelsim.pe.bit_fusion import BitFusion
+from accelsim.quant import QuantSpec
+
+TECH = "technology: {node_nm: 45, voltage_v: 0.9}\n"
+
+
+def _arch(write, pe: str, rows=16, cols=32, mhz=500, df="os", extra=""):
+    text = (f"name: a\narray: {{rows: {rows}, cols: {cols}, dataflow: {df}, clock_mhz: {mhz}}}\n"
+            f"pe: {pe}\n{extra}")  # fmt: skip
+    return accelsim.load_arch(write("a.yaml", text))
+
+
+def _wl(write, a=8, w=8, ae="int", we="int", layer=None):
+    quant = f"{{a_bits: {a}, w_bits: {w}, acc_bits: 32, out_bits: 8, a_encoding: {ae}, w_encoding: {we}}}"
+    layer = layer or "{name: g, type: fc, in_features: 4096, out_features: 512, tokens: 64}"
+    return accelsim.load_workload(
+        write("w.yaml", f"name: w\nbatch: 1\nquant: {quant}\nlayers:\n  - {layer}\n")
+    )
+
+
+def q(a, w, ae="int", we="int"):
+    return QuantSpec(a_bits=a, w_bits=w, acc_bits=32, out_bits=8, a_encoding=ae, w_encoding=we)
+
+
+@pytest.mark.parametrize(
+    ("a", "w", "macs"),
+    [(8, 8, 1), (8, 4, 2), (4, 4, 4), (4, 2, 8), (2, 2, 16), (8, 2, 4), (1, 1, 16)],
+)
+def test_bit_fusion_macs_per_unit_follow_the_released_rule(a, w, macs):
+    """hsharma35/bitfusion get_perf_factor: int(8/max(a,2)) * int(8/max(w,2))."""
+    assert (
+        BitFusion(kind="bit_fusion").k_per_cycle(q(a, w))
+        == macs
+        == (8 // max(a, 2)) * (8 // max(w, 2))
+    )
+
+
+def test_bit_fusion_peak_tops_of_the_16x32_500mhz_design(write):
+    """512 fusion units x 500 MHz x 2 ops: 0.512 TOPS at 8/8, 16x that (8.192) at 2/2."""
+    arch = _arch(write, "{kind: bit_fusion}")
+    assert accelsim.simulate(arch, _wl(write)).total["peak_tops"] == pytest.approx(0.512)
+    assert accelsim.simulate(arch, _wl(write, 2, 2)).total["peak_tops"] == pytest.approx(8.192)
+
+
+def test_bit_fusion_wide_operands_take_2_or_4_cycles_and_channels_underfill(write):
+    pe = BitFusion(kind="bit_fusion")
+    assert [pe.cycles_per_step(q(a, w)) for a, w in ((16, 8), (8, 16), (16, 16))] == [2, 2, 4]
+    arch = _arch(write, "{kind: bit_fusion}", df="ws")
+    # 3 input channels at 2/2 bits: 16 MACs per unit along channels, but only 3 exist per tap,
+    # so k = 3*3*3 = 27 takes 9 steps, not ceil(27/16) = 2
+    conv = "{name: c, type: conv, in_channels: 3, out_channels: 32, in_h: 8, in_w: 8, kernel: 3}"
+    row = accelsim.simulate(arch, _wl(write, 2, 2, layer=conv)).layer_records()[0]
+    assert row["pe_macs_per_cycle"] == pytest.approx(27 / 9)
+
+
+UNPU_PE = "{kind: bit_serial, max_a_bits: 16, max_w_bits: 16, lut_group: 3, binary_group: 4, lut_share: 8}"
+
+
+def test_bit_serial_peak_matches_unpu_published_ratio(write):
+    """UNPU (JSSC 2019 abstract): 345.6 GOPS at 16-bit, 7,372 GOPS at 1-bit weights, 200 MHz.
+    4,608 LUT PEs x 3 activations / 16 cycles x 2 ops x 200 MHz = 345.6 GOPS; the 1-bit mode
+    covers 4 activations per cycle: 4,608 x 4 x 2 x 200 MHz = 7,372.8 GOPS."""
+    arch = _arch(write, UNPU_PE, rows=64, cols=72, mhz=200)
+    p16 = accelsim.simulate(arch, _wl(write, 16, 16)).total["peak_tops"]
+    p1 = accelsim.simulate(arch, _wl(write, 16, 1, we="binary")).total["peak_tops"]
+    assert p16 * 1e3 == pytest.approx(345.6)
+    assert p1 * 1e3 == pytest.approx(7372.8)
+
+
+@given(st.integers(1, 15))
+def test_bit_serial_fewer_weight_bits_never_slower_or_costlier(w):
+    """Property: on bit_serial, w-1 bits is never slower and never costs more energy than w."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+
+        def write(name, text):
+            path = Path(d) / name
+            path.write_text(text)
+            return path
+
+        arch = _arch(write, UNPU_PE, rows=8, cols=8, mhz=200, extra=TECH)
+        lo = accelsim.simulate(arch, _wl(write, 16, w)).total
+        hi = accelsim.simulate(arch, _wl(write, 16, w + 1)).total
+    assert lo["cycles"] <= hi["cycles"]
+    assert lo["energy_pj"] <= hi["energy_pj"]
+
+
+XNOR_PE = "{kind: xnor, lanes: 64}"
+
+
+def test_xnor_runs_binary_layers_and_rejects_others_with_a_reason(write):
+    arch = _arch(write, XNOR_PE, extra=TECH)
+    ok = accelsim.simulate(arch, _wl(write, 1, 1, "binary", "binary")).layer_records()[0]
+    assert ok["feasible"] and ok["pe_macs_per_cycle"] == 64
+    bad = accelsim.simulate(arch, _wl(write, 8, 1, "int", "binary")).layer_records()[0]
+    assert not bad["feasible"]
+    assert "xnor PEs run only binary layers" in bad["reason"] and "pe.fallback" in bad["reason"]
+
+
+def test_xnor_fallback_runs_first_and_last_layers(write):
+    arch = _arch(
+        write, "{kind: xnor, lanes: 64, fallback: {max_a_bits: 8, max_w_bits: 8}}", extra=TECH
+    )
+    row = accelsim.simulate(arch, _wl(write, 8, 8)).layer_records()[0]
+    assert row["feasible"] and row["pe_macs_per_cycle"] == 1
+    assert "energy_pe_mac_pj" in row and row["energy_pe_mac_pj"] > 0
+    too_wide = accelsim.simulate(arch, _wl(write, 16, 8)).layer_records()[0]
+    assert "exceeds the fallback path's 8x8 bits" in too_wide["reason"]
+
+
+def test_binary_encoding_with_more_bits_is_a_config_error(write):
+    with pytest.raises(
+        accelsim.ConfigError, match=r"w_encoding 'binary' .* needs w_bits: 1, found w_bits: 2"
+    ):
+        _wl(write, 1, 2, "binary", "binary")
+
+
+def test_unknown_pe_field_is_a_config_error(write):
+    with pytest.raises(
+        accelsim.ConfigError, match=r"pe\.lane: unknown key \(did you mean 'lanes'\?\)"
+    ):
+        _arch(write, "{kind: xnor, lane: 64}")
