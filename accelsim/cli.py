@@ -115,6 +115,7 @@ def _import(args) -> int:
         wl, summary = import_onnx(args.file, batch=args.batch)
     else:
         wl = accelsim.load_workload(args.file, batch=args.batch)
+    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")  # nothing half-written at the output path
     if out.suffix.lower() == ".csv":
         write_topology(wl, tmp)
