@@ -170,3 +170,41 @@ def load_arch(path) -> Arch:
 
 
 __all__ = ["Arch", "ArchFile", "ArrayConfig", "Assumed", "REGISTRY", "load_arch"]
+
+
+def with_changes(arch: Arch, changes: dict) -> Arch:
+    """A new `Arch` with fields replaced by dotted path, validated like a file.
+
+    ``with_changes(arch, {"array.rows": 64, "technology.voltage_v": 0.7})``. An unknown path
+    or a bad value is a `ConfigError` naming the path (with "did you mean").
+    """
+    from accelsim.errors import ConfigError, Problem
+
+    data = arch.spec.model_dump()
+    for path, value in changes.items():
+        node, keys = data, path.split(".")
+        for i, key in enumerate(keys):
+            if not isinstance(node, dict) or key not in node:
+                options = list(node) if isinstance(node, dict) else []
+                where = ".".join(keys[: i + 1])
+                raise ConfigError(
+                    Problem("<changes>", None, where, f"no such field{did_you_mean(key, options)}",
+                            repr(value), ", ".join(options) or None)
+                )  # fmt: skip
+            if i == len(keys) - 1:
+                node[key] = value
+            else:
+                node = node[key]
+    doc = Doc("<changes>", data, {})
+    spec = validate(ArchFile, doc, _tuples(data))
+    assumed = tuple(a for a in arch.assumed if a.name not in changes)
+    return Arch(spec, arch.file, arch.sha256, assumed)
+
+
+def _tuples(value):
+    """Lists to tuples, as the YAML reader gives them (the models are strict about it)."""
+    if isinstance(value, dict):
+        return {k: _tuples(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return tuple(_tuples(v) for v in value)
+    return value

@@ -102,6 +102,8 @@ def to_problem(err: dict, cls, doc: Doc, data, prefix: tuple) -> Problem:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
+    if isinstance(err.get("input"), dict):
+        found = None  # a whole section: the message says what is wrong with it
     return doc.problem(full, _lower(msg), found)
 
 

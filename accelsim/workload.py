@@ -476,3 +476,11 @@ def assignment_from_doc(doc: Doc) -> Assignment:
 
 def load_assignment(path) -> Assignment:
     return assignment_from_doc(read_yaml(path))
+
+
+def make_assignment(name: str, layers: dict) -> Assignment:
+    """An `Assignment` from Python: ``make_assignment("w4", {"conv1": {"w_bits": 4}})``,
+    validated like a file."""
+    doc = Doc("<python>", {"name": name, "assignment": dict(layers)}, {})
+    af = validate(AssignmentFile, doc)
+    return Assignment(af.name, tuple(af.assignment.items()), doc)

@@ -77,11 +77,17 @@ def test_fewer_operand_bits_cost_less_mac_energy_not_quadratically(write):
 
 def test_overrides_replace_the_technology_defaults(write):
     text = ARCH.format(v=0.9).replace("kind: ddr3}", "kind: ddr3, pj_per_byte: 100}")
-    text = text.replace("voltage_v: 0.9}", "voltage_v: 0.9, mac_pj_scale: 2.0}")
+    text = text.replace(
+        "voltage_v: 0.9}", "voltage_v: 0.9, mac_pj_scale: 2.0, register_pj_per_byte: 0.5}"
+    )
     base = accelsim.simulate(*_load(write)).layer_records()[0]
     over = accelsim.simulate(*_load(write, arch_text=text)).layer_records()[0]
     assert over["energy_dram_read_pj"] == pytest.approx(256 * 100)
     assert over["energy_pe_mac_pj"] == pytest.approx(2 * base["energy_pe_mac_pj"])
+    # operand hops are counted but free by default (the synthesized PE includes its
+    # registers); priced when the arch says so: 1024 MACs x 5 bytes x 0.5 pJ
+    assert base["energy_pe_operand_move_pj"] == 0
+    assert over["energy_pe_operand_move_pj"] == pytest.approx(1024 * 5 * 0.5)
 
 
 def test_tpu_v1_peak_and_area():

@@ -10,10 +10,11 @@ cycle (a symmetric table: an entry and its negation). UNPU publishes 345.6 GOPS 
 ``lut_group: 3`` and ``binary_group: 4`` reproduce.
 
 Actions (priced separately, as UNPU's energy is): ``lut_lookup``, one per group per weight
-bit-plane (a table read plus a shift-and-add at the accumulator width): ``w_bits /
-lut_group`` per MAC; ``lut_build``, the table of a group of activations, built once and
-shared by ``lut_share`` PEs that need the same activations: ``1 / (lut_group lut_share)``
-per MAC, each build costing ``2^(g-1)`` additions at the activation width.
+bit-plane (an entry select, priced like an adder of the entry's width, plus a shift-and-add
+at the accumulator width): ``w_bits / lut_group`` per MAC; ``lut_build``, the table of a
+group of activations, built once and shared by ``lut_share`` PEs that need the same
+activations: ``1 / (lut_group lut_share)`` per MAC, each build costing ``2^(g-1)`` additions
+at the activation width.
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ class BitSerial(Strict):
     def action_pj(self, tech, action: str, quant: QuantSpec) -> float:
         a = 2 if quant.a_encoding == "binary" else quant.a_bits
         g = self._group(quant)
-        if action == "lut_lookup":  # read an entry of a_bits + g bits, shift-and-add it
-            entry = (a + g) / 8 * tech.register_file_pj_per_byte()
-            return float(entry + tech.vector_op_pj("add", quant.acc_bits))
+        if action == "lut_lookup":  # select an entry of a_bits + g bits, shift-and-add it
+            # an 2^g-to-1 multiplexer of (a + g)-bit entries switches about as much logic as an
+            # adder of that width (estimate); the shift-add is an adder at the accumulator width
+            select = tech.vector_op_pj("add", a + g)
+            return float(select + tech.vector_op_pj("add", quant.acc_bits))
         # lut_build: every subset sum of g activations, 2^(g-1) additions (half, if symmetric)
         return float(2 ** (g - 1) * tech.vector_op_pj("add", a + g))
 
