@@ -41,11 +41,14 @@ def tech_of(arch):
 def unit_prices(arch, tech, x) -> dict:
     """Energy per unit of every action this arch can count (pJ; arrays are per layer)."""
     cfg = arch.spec.technology
-    prices = {
-        ("pe", action): np.array([arch.pe.action_pj(tech, action, q) for q in x["quant"]])
-        * cfg.mac_pj_scale
-        for action in x["pe_actions"]
-    }
+    prices = {}
+    for action in x["pe_actions"]:
+        once: dict = {}  # price each distinct precision once
+        per_layer = [
+            once[q] if q in once else once.setdefault(q, arch.pe.action_pj(tech, action, q))
+            for q in x["quant"]
+        ]
+        prices[("pe", action)] = np.array(per_layer) * cfg.mac_pj_scale
     # The PE energies come from synthesis of a whole systolic array divided per PE (BitFusion's
     # released data), so they already include the pipeline registers operands hop through:
     # hops are counted but priced 0 unless the arch prices them (technology.register_pj_per_byte).

@@ -5,7 +5,7 @@ Search space (the mapper's tiling, per layer)
 A GEMM ``inputs[M, K] @ weights[K, N]`` (per group) is cut into DRAM tiles of
 ``Tm x Tn x Tk`` and run as a loop nest over the tiles in one of the six loop orders
 (outer to inner, e.g. ``n, m, k``). Each tile size is chosen from ``E / 2^j`` for
-``j = 0..5`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
+``j = 0..4`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
 the extent ``E``. Every (order, Tm, Tn, Tk) whose tiles fit the buffers is legal; the
 mapper picks the one with the least DRAM traffic. Ties (many tilings move the same bytes)
 go to the least exposed time, estimated as the first tile's loads plus the last tile's
@@ -53,7 +53,7 @@ import numpy as np
 
 ORDERS = tuple(itertools.permutations("mnk"))
 RELEVANT = {"inputs": "mk", "weights": "kn", "outputs": "mn"}
-HALVINGS = 6
+HALVINGS = 5
 PARTS = ("inputs_read", "weights_read", "spill")
 
 
