@@ -347,6 +347,11 @@ def simulate(
                     run, np.ceil(sel(np.stack([c[(comp, action)] for c in ev["counts"]]))), 0
                 )
         rows["dram_bytes"] = rows["dram_read_bytes"] + rows["dram_write_bytes"]
+        for key, column in (("inputs_read", "dram_inputs_read_bytes"),
+                            ("weights_read", "dram_weights_read_bytes"),
+                            ("spill", "dram_psum_spill_bytes")):  # fmt: skip
+            per_df = np.stack([tiling[key] * x["groups"] for tiling in ev["tilings"]])
+            rows[column] = np.where(run, np.ceil(sel(per_df)), 0)
     breakdown = None
     if breakdowns[0] is not None:
         rows["energy_pj"] = np.where(run, sel(energy), 0) + vec["energy_pj"]

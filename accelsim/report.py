@@ -166,6 +166,15 @@ class Report:
         lines.append(f"{self.arch} running {self.workload}")
         for key, value in self.total.items():
             lines.append(f"  {key:<18} {_show_total(key, value)}")
+        if self.energy_breakdown:
+            total = sum(self.energy_breakdown.values()) or 1.0
+            lines.append("energy by component and action")
+            for (component, action), pj in sorted(
+                self.energy_breakdown.items(), key=lambda kv: -kv[1]
+            ):
+                lines.append(
+                    f"  {component + ' ' + action:<30} {pj / 1e6:>14,.3f} uJ {pj / total:>7.1%}"
+                )
         return "\n".join(lines)
 
 

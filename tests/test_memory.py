@@ -43,6 +43,8 @@ def test_tiling_hand_derived(write):
     row = _run(write, 8, 8, 16)
     assert (row["tile_m"], row["tile_n"], row["tile_k"], row["loop_order"]) == (8, 8, 4, "mnk")
     assert (row["dram_read_bytes"], row["dram_write_bytes"]) == (256, 64)
+    assert (row["dram_inputs_read_bytes"], row["dram_weights_read_bytes"]) == (128, 128)
+    assert row["dram_psum_spill_bytes"] == 0
     assert row["compute_cycles"] == 144 == int(systolic_cycles(8, 8, 16, 4, 4, "ws"))
     assert (row["stall_dram_read_cycles"], row["stall_dram_write_cycles"]) == (8, 8)
     assert row["cycles"] == 160
