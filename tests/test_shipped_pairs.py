@@ -5,9 +5,9 @@ import itertools
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 import accelsim
-from conftest import ROOT
 
 ARCHS = sorted(p for p in (ROOT / "arch_configs").iterdir() if p.suffix in (".yaml", ".cfg"))
 WORKLOADS = sorted((ROOT / "workloads").glob("*.yaml"))
