@@ -68,12 +68,19 @@ class Dram(Strict):
 
 
 class TechnologyConfig(Strict):
-    """Process node and supply; overrides of the technology model's defaults."""
+    """Process node and supply; overrides of the technology model's defaults.
+
+    ``zero_gating``: the PEs skip the work of a zero activation (clock or operand gating,
+    whatever the PE kind). It takes effect with a trace's sample activations
+    (``simulate(..., trace=)``): every PE action count of a layer is multiplied by ``1 -`` the
+    measured fraction of zero activations (`accelsim.trace`). Default off.
+    """
 
     node_nm: PositiveFloat
     voltage_v: PositiveFloat | None = None
     mac_pj_scale: PositiveFloat = 1.0
     register_pj_per_byte: PositiveFloat | None = None
+    zero_gating: bool = False  # value-aware costs (accelsim.trace)
 
     @model_validator(mode="after")
     def _in_range(self):

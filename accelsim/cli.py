@@ -46,6 +46,21 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument(
         "--batch", type=int, help="batch for an ONNX model's dynamic batch dimension (default 1)"
     )
+    imp.add_argument(
+        "--with-tensors",
+        action="store_true",
+        help="also write the model's integer weights (scales, zero points) to OUTPUT's .npz: "
+        "a trace (accelsim.trace)",
+    )
+
+    ver = sub.add_parser(
+        "verify",
+        help="run a trace's layers through the bit-accurate reference: accumulator overflows, "
+        "bits needed, expected outputs",
+    )
+    ver.add_argument("trace", help="trace: workload .yaml with its .npz next to it")
+    ver.add_argument("--arch", help="arch file (.yaml); its PE's accumulator width if it has one")
+    ver.add_argument("--format", choices=("table", "json"), default="table", help="stdout format")
     return p
 
 
@@ -68,9 +83,16 @@ def _run(args) -> int:
             problems.extend(exc.problems)
     if problems:
         raise ConfigError(problems)
+    trace = None
+    if str(args.workload).lower().endswith((".yaml", ".yml")):
+        from accelsim.trace import load_trace, tensors_path
+
+        if tensors_path(args.workload).exists():  # a trace: its tensors make costs value-aware
+            loaded["workload"], trace = load_trace(args.workload)
     report = accelsim.simulate(
-        loaded["arch"], loaded["workload"], loaded.get("assignment"), objective=args.objective
-    )
+        loaded["arch"], loaded["workload"], loaded.get("assignment"),
+        objective=args.objective, trace=trace,
+    )  # fmt: skip
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
@@ -109,18 +131,35 @@ def _import(args) -> int:
                     ".yaml (workload), .csv (SCALE-Sim topology)")
         )  # fmt: skip
     summary = None
+    with_tensors = getattr(args, "with_tensors", False)
+    if with_tensors and (out.suffix.lower() == ".csv" or not args.file.lower().endswith(".onnx")):
+        why = ("a SCALE-Sim topology cannot carry tensors" if out.suffix.lower() == ".csv"
+               else "only an ONNX model has tensors to export")  # fmt: skip
+        raise ConfigError(
+            Problem("<command line>", None, "--with-tensors", why, f"{args.file} -o {out}",
+                    "an .onnx model and a .yaml output")
+        )  # fmt: skip
     if str(args.file).lower().endswith(".onnx"):
         from accelsim.onnx_import import assignment_to_yaml, import_onnx
 
-        wl, summary = import_onnx(args.file, batch=args.batch)
+        wl, summary = import_onnx(args.file, batch=args.batch, with_tensors=with_tensors)
     else:
         wl = accelsim.load_workload(args.file, batch=args.batch)
+    trace = None
+    if with_tensors and summary.tensors:  # checked before anything is written
+        from accelsim.trace import make_trace, npz_bytes, tensors_path, trace_header
+
+        npz = tensors_path(out)
+        trace = make_trace(wl, summary.tensors, str(npz))
+        npz_tmp = npz.with_name(npz.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")  # nothing half-written at the output path
     if out.suffix.lower() == ".csv":
         write_topology(wl, tmp)
     else:
-        tmp.write_text(workload_to_yaml(wl))
+        tmp.write_text((trace_header(npz) if trace else "") + workload_to_yaml(wl))
+    if trace is not None:
+        npz_tmp.write_bytes(npz_bytes(trace))
     assignment = summary.assignment if summary and out.suffix.lower() != ".csv" else None
     if assignment is not None:  # the model's per-layer precisions, next to the workload
         a_out = out.with_name(out.name.rsplit(".", 1)[0] + ".assignment.yaml")
@@ -129,6 +168,18 @@ def _import(args) -> int:
     tmp.replace(out)
     gemms = sum(layer.is_gemm for layer in wl.layers)
     print(f"wrote {out}: {len(wl.layers)} layers ({gemms} GEMM), {wl.macs:,} MACs")
+    if trace is not None:
+        npz_tmp.replace(npz)
+        print(f"wrote {npz}: integer weights of {len(trace.layers)} of {gemms} GEMM layers")
+    if with_tensors and summary.tensors:
+        for note in summary.tensor_notes:
+            print(f"accelsim: warning: no tensors for layer {note}", file=sys.stderr)
+    elif with_tensors:
+        float_model = all("float weights" in n or "no weights" in n for n in summary.tensor_notes)
+        why = ("a float model: its weights are float, with no quantizer" if float_model
+               else "; ".join(summary.tensor_notes))  # fmt: skip
+        print(f"accelsim: warning: {args.file} carries no integer tensors ({why}): no .npz "
+              "written", file=sys.stderr)  # fmt: skip
     if assignment is not None:
         a_tmp.replace(a_out)
         print(f"wrote {a_out}: precisions of {len(assignment.layers)} layers")
@@ -141,10 +192,58 @@ def _import(args) -> int:
     return 0
 
 
+def _verify(args) -> int:
+    import json
+
+    import accelsim
+    from accelsim.trace import load_trace, verify, verify_table
+
+    problems, arch = [], None
+    try:
+        wl, trace = load_trace(args.trace)
+    except ConfigError as exc:
+        problems += exc.problems
+    if args.arch:
+        try:
+            arch = accelsim.load_arch(args.arch)
+        except ConfigError as exc:
+            problems += exc.problems
+    if problems:
+        raise ConfigError(problems)
+    rows, notes = verify(wl, trace, arch)
+    if args.format == "json":
+        print(json.dumps({"workload": wl.name, "trace": trace.file, "layers": rows,
+                          "not_run": notes}, indent=2))  # fmt: skip
+        return 0
+    acc = "the layers' acc_bits"
+    if arch is not None:
+        pe_acc = getattr(arch.pe, "acc_bits", None)
+        acc = f"{arch.name}'s PE acc_bits" if pe_acc else f"{acc} ({arch.name}'s PE declares none)"
+    print(f"{wl.name}: {len(rows)} layer(s) run through the bit-accurate reference "
+          f"(accumulator: {acc}; overflows: wrap-around, saturations: saturating)")  # fmt: skip
+    if rows:
+        print(verify_table(rows))
+    for note in notes:
+        print(f"  {note}")
+    compared = [r for r in rows if r["compared"] is not None]
+    if compared:
+        bad = sum(r["mismatches"] for r in compared)
+        total = sum(r["compared"] for r in compared)
+        layers = len(compared)
+        print(f"expected outputs: {bad:,} mismatches in {total:,} outputs of {layers} layer(s)")
+    return 0
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"run": _run, "check": _check, "import": _import}[args.command](args)
+        commands = {
+            "run": _run,
+            "check": _check,
+            "import": _import,
+            "verify": _verify,
+        }
+        return commands[args.command](args)
     except ConfigError as exc:
         count = len(exc.problems)
         print(f"accelsim: {count} problem{'s' if count > 1 else ''} in the input:", file=sys.stderr)

@@ -159,7 +159,8 @@ def evaluate(arch: Arch, x: dict) -> dict:
 
         def tile_cycles(df):
             def cycles(tm, tn, tk, inverse):
-                p, s = np.zeros(inverse.max() + 1), np.zeros(inverse.max() + 1, dtype=np.int64)
+                # step dtype: int64, or float64 when value-aware costs scale it (accelsim.trace)
+                p, s = np.zeros(inverse.max() + 1), np.zeros(inverse.max() + 1, dtype=step.dtype)
                 p[inverse.reshape(-1)], s[inverse.reshape(-1)] = pack, step  # per unique layer
                 p, s = p[:, None, None, None, None], s[:, None, None, None, None]
                 steps = np.ceil(tk / p).astype(np.int64)
@@ -184,7 +185,10 @@ def evaluate(arch: Arch, x: dict) -> dict:
 
         def array_cycles(mt, nt, kt, df=df):
             steps = np.ceil(kt / pack - 1e-9).astype(np.int64)
-            return step * timing(mt, nt, steps, arch.rows, arch.cols, df)
+            cycles = step * timing(mt, nt, steps, arch.rows, arch.cols, df)
+            # value-aware costs (accelsim.trace) may make a step fractional (an average over
+            # weight groups): whole cycles per tile
+            return cycles if step.dtype.kind == "i" else np.ceil(cycles - 1e-9)
 
         if arch.timing == "scalesim":  # SCALE-Sim's whole-layer count; tiles move bytes only
             compute = g * array_cycles(m, n, k)
@@ -283,13 +287,22 @@ def simulate(
     workload: Workload,
     assignment: Assignment | None = None,
     objective: str = "latency",
+    trace=None,
 ) -> Report:
-    """Simulate ``workload`` on ``arch``; return a `Report` with one row per layer."""
+    """Simulate ``workload`` on ``arch``; return a `Report` with one row per layer.
+
+    ``trace``: an `accelsim.trace.Trace` of this workload's tensors; its measured statistics
+    make costs value-aware where the arch says so (``technology.zero_gating``,
+    ``pe.skip_zero_bitplanes``) and are listed in the provenance's ``data`` section.
+    """
     from accelsim.energy import area, price, vector_work
+    from accelsim.trace import value_aware
 
     check_objective(objective)
     wl = assignment.apply(workload) if assignment is not None else workload
     x = layer_arrays(wl.layers, arch.pe)
+    # value-aware costs: per-layer multipliers on PE action counts and step cycles (trace.py)
+    data, assumed_values = value_aware(arch, wl, x, trace)
     ev = evaluate(arch, x)
     energies, breakdowns = zip(
         *(price(arch, x, c, cyc) for c, cyc in zip(ev["counts"], ev["cycles"]))
@@ -365,4 +378,8 @@ def simulate(
             column = f"energy_{key[0]}_{key[1]}_pj"
             rows[column] = rows.get(column, 0) + value
     prov = provenance(arch, wl, assignment, objective)
+    prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
+                        for a in assumed_values]  # fmt: skip
+    if data is not None:  # what was measured from tensors, per layer (accelsim.trace)
+        prov["data"] = data
     return Report.build(arch, wl, rows, prov, breakdown, area(arch))

@@ -183,6 +183,9 @@ class ImportSummary:
     shapeless: dict[str, int] = field(default_factory=dict)
     assumed: tuple[Assumed, ...] = ()
     assignment: Assignment | None = None
+    # with_tensors (accelsim.trace): {layer: {field: array}} and why layers were left out
+    tensors: dict | None = None
+    tensor_notes: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         q, n = self.default, self.overridden
@@ -222,8 +225,14 @@ def load_onnx(path, batch: int | None = None) -> Workload:
     return wl
 
 
-def import_onnx(path, batch: int | None = None) -> tuple[Workload, ImportSummary]:
-    """An ONNX model as a `Workload` plus an `ImportSummary` (see the module docstring)."""
+def import_onnx(
+    path, batch: int | None = None, *, with_tensors: bool = False
+) -> tuple[Workload, ImportSummary]:
+    """An ONNX model as a `Workload` plus an `ImportSummary` (see the module docstring).
+
+    ``with_tensors``: also read each GEMM layer's integer weights from the initializers into
+    ``summary.tensors`` (the trace layout of `accelsim.trace`; see `export_tensors`).
+    """
     file = str(path)
     data = _read_bytes(file)
     try:
@@ -244,6 +253,8 @@ def import_onnx(path, batch: int | None = None) -> tuple[Workload, ImportSummary
         raise ConfigError(Problem(file, None, "batch", "out of range", repr(batch), ">= 1"))
     graph = _Graph(model, file, str(Path(file).resolve().parent))
     wl, summary = graph.build(batch)
+    if with_tensors:
+        summary.tensors, summary.tensor_notes = export_tensors(graph, wl)
     digest = hashlib.sha256(data).hexdigest()
     wl = Workload(wl.name, wl.batch, wl.layers, wl.quant, file, digest, wl.assumed)
     return wl, summary
@@ -991,4 +1002,316 @@ class _Graph:
         return wl, summary
 
 
-__all__ = ["ImportSummary", "assignment_to_yaml", "import_onnx", "load_onnx"]
+# ------------------------------------------------------------------- tensors (for traces)
+
+# input positions of QOperator ops: operand A / x (tensor, scale, zero point), operand B / w,
+# the output's (scale, zero point) and the bias
+QOP_INPUTS = {
+    "QLinearConv": {"a": (0, 1, 2), "b": (3, 4, 5), "y": (6, 7), "bias": 8},
+    "QLinearMatMul": {"a": (0, 1, 2), "b": (3, 4, 5), "y": (6, 7)},
+    "ConvInteger": {"a": (0, None, 2), "b": (1, None, 3)},
+    "MatMulInteger": {"a": (0, None, 2), "b": (1, None, 3)},
+}
+QONNX_ROUNDING = ("ROUND", "ROUND_TO_ZERO", "CEIL", "FLOOR")
+
+
+class _Skip(Exception):
+    """A layer whose integer tensors cannot be exported (the reason is the message)."""
+
+
+def _codes(v):
+    """An integer numpy array of ``v`` (onnx's int4/int2 arrays too), or None for floats."""
+    import numpy as np
+
+    if v is None:
+        return None
+    v = np.asarray(v)
+    if v.dtype.kind in "iu" and v.dtype != np.bool_:
+        return v
+    name = str(v.dtype)
+    if name in ("int4", "int2"):
+        return v.astype(np.int8)
+    if name in ("uint4", "uint2"):
+        return v.astype(np.uint8)
+    return None
+
+
+def _storage(codes, signed: bool, bits: int):
+    import numpy as np
+
+    for width in (8, 16, 32):
+        if bits <= width:
+            return codes.astype(np.dtype(f"{'' if signed else 'u'}int{width}"))
+    return codes.astype(np.int64)
+
+
+def _param_axis(value, shape) -> int | None:
+    """The axis a broadcast (QONNX) parameter varies along; None per tensor; _Skip else."""
+    import numpy as np
+
+    value = np.asarray(value)
+    if value.size == 1:
+        return None
+    if value.ndim == 1 and value.size == shape[-1]:
+        return len(shape) - 1
+    if value.ndim == len(shape):
+        axes = [d for d, n in enumerate(value.shape) if n > 1]
+        if len(axes) == 1 and value.shape[axes[0]] == shape[axes[0]]:
+            return axes[0]
+    raise _Skip(f"a quantization parameter of shape {tuple(value.shape)} is neither per tensor "
+                "nor per channel")  # fmt: skip
+
+
+def _float_scale(v):
+    import numpy as np
+
+    v = np.asarray(v)
+    return v if v.dtype in (np.float32, np.float64) else v.astype(np.float32)
+
+
+def _int_zero_point(v, what: str):
+    """A QONNX zero point (float) as integers; _Skip if it is not whole."""
+    import numpy as np
+
+    v = np.asarray(v, dtype=np.float64)
+    if not np.all(v == np.round(v)):
+        raise _Skip(f"the {what} zero point is not a whole number")
+    return v.astype(np.int64)
+
+
+def _qonnx_codes(graph, node, x):
+    """Integer codes of float ``x`` quantized by a QONNX ``Quant`` node: ``clip(round(x /
+    scale + zero_point))`` with its ``signed``, ``narrow`` and ``rounding_mode`` (QONNX's
+    reference ``quant`` function); returns (codes, scale, zero point, axis)."""
+    import numpy as np
+
+    scale, zp, bits = (graph.value(t) if t else None for t in node.input[1:4])
+    if scale is None or zp is None or bits is None:
+        raise _Skip(f"the parameters of {node.op_type} node {node.name!r} are not constants")
+    b = int(np.asarray(bits).reshape(-1)[0])
+    a = graph.attrs(node)
+    signed, narrow = bool(a.get("signed", 1)), bool(a.get("narrow", 1))
+    if b == 1 and signed:
+        raise _Skip("a 1-bit signed Quant is bipolar (±1) in QONNX; the layer says 1-bit int")
+    mode = str(a.get("rounding_mode", "ROUND")).upper()
+    if mode not in QONNX_ROUNDING:
+        raise _Skip(f"unknown rounding_mode {mode!r}")
+    lo = -(2 ** (b - 1)) + narrow if signed else 0
+    hi = 2 ** (b - 1) - 1 if signed else 2**b - 1 - narrow
+    y = np.clip(np.asarray(x, dtype=np.float64) / np.asarray(scale, dtype=np.float64)
+                + np.asarray(zp, dtype=np.float64), lo, hi)  # fmt: skip
+    rnd = {"ROUND": np.round, "CEIL": np.ceil, "FLOOR": np.floor, "ROUND_TO_ZERO": np.trunc}
+    codes = rnd[mode](y).astype(np.int64)
+    axis = _param_axis(scale, codes.shape)
+    if _param_axis(zp, codes.shape) not in (None, axis):
+        raise _Skip("the scale and zero point vary along different axes")
+    zp = _int_zero_point(zp, "weights")
+    scale = _float_scale(scale)
+    if axis is not None:
+        scale = scale.reshape(-1)
+        zp = np.broadcast_to(zp, [codes.shape[axis] if d == axis else 1
+                                  for d in range(codes.ndim)]).reshape(-1)  # fmt: skip
+    else:
+        scale, zp = scale.reshape(()), zp.reshape(())
+    return _storage(codes, signed, b), scale, _storage(zp, signed, b), axis
+
+
+def _export_layer(graph, i: int, layer) -> dict:
+    """The trace tensors of GEMM layer ``layer`` (node ``i``); _Skip says why not."""
+    import numpy as np
+
+    node = graph.nodes[i]
+    op = node.op_type
+    d, w = OPERANDS[op]
+    swapped = layer.type == "fc" and node.input[w] not in graph.const  # W @ x
+    w_slot, x_slot = ("a", "b") if swapped else ("b", "a")
+    roles = QOP_INPUTS.get(op)
+    w_t = node.input[d if swapped else w]
+    codes, scale, zp, axis = _weight_codes(graph, w_t)
+    out: dict = {}
+
+    def const(pos, what):
+        t = node.input[pos] if pos is not None and pos < len(node.input) else ""
+        if not t:
+            return None
+        v = graph.value(t)
+        if v is None:
+            raise _Skip(f"the {what} ({t!r}) is not a constant")
+        return v
+
+    if roles is not None:  # QOperator: scales and zero points are inputs of the op
+        _, s_pos, z_pos = roles[w_slot]
+        scale, zp = const(s_pos, "weight scale"), const(z_pos, "weight zero point")
+        n = codes.ndim
+        if zp is not None and np.size(zp) > 1 or scale is not None and np.size(scale) > 1:
+            # conv: per output channel; matmul ops: per column of B, per row of A
+            axis = 0 if layer.type == "conv" else n - 2 if swapped else n - 1
+        _, xs_pos, xz_pos = roles[x_slot]
+        for key, v in (("inputs_scale", const(xs_pos, "input scale")),
+                       ("inputs_zero_point", const(xz_pos, "input zero point"))):  # fmt: skip
+            if v is not None:
+                out[key] = _float_scale(v) if key.endswith("scale") else _codes(v)
+        if "y" in roles:
+            out["outputs_scale"] = _float_scale(const(roles["y"][0], "output scale"))
+            yzp = const(roles["y"][1], "output zero point")
+            if yzp is not None:
+                out["outputs_zero_point"] = _codes(yzp)
+        if "bias" in roles:
+            bias = const(roles["bias"], "bias")
+            if bias is not None:
+                out["bias"] = _codes(bias)
+    else:
+        params = _input_params(graph, node.input[w if swapped else d])
+        if params is not None:
+            out["inputs_scale"], out["inputs_zero_point"] = params
+    # to the trace's layout: conv OIHW (1-D: O I 1 K), fc [out, in]
+    if layer.type == "conv":
+        if codes.ndim == 3:
+            codes = codes[:, :, None, :]
+        if axis is not None and axis % codes.ndim != 0:
+            raise _Skip(f"weights quantized per axis {axis}, not per output channel")
+    else:
+        n = codes.ndim
+        if n > 2:
+            axis = None if axis is None else axis - (n - 2)
+            codes = codes.reshape(codes.shape[-2:])
+        if n == 1:
+            codes = codes[None, :] if swapped else codes[:, None]
+            axis = None if axis is None else (1 if swapped else 0)
+        a = graph.attrs(node) if op == "Gemm" else {}
+        transposed = a.get("transA", 0) if swapped else a.get("transB", 0)
+        out_axis = (1 if transposed else 0) if swapped else (0 if transposed else 1)
+        if axis is not None and axis % 2 != out_axis:
+            raise _Skip("weights quantized per input feature, not per output feature")
+        if out_axis == 1:
+            codes = codes.T
+        axis = None if axis is None else 0
+    out["weights"] = np.ascontiguousarray(codes)
+    if scale is not None:
+        out["weights_scale"] = _float_scale(scale).reshape(-1 if axis is not None else ())
+    if zp is not None:
+        zp = _codes(zp)
+        out["weights_zero_point"] = zp.reshape(-1 if axis is not None and zp.size > 1 else ())
+    return out
+
+
+def _weight_codes(graph, t: str):
+    """(codes, scale, zero point, per-channel axis) of a constant weight tensor: an integer
+    initializer (QOperator), or a float one behind ``DequantizeLinear`` (QDQ) or a QONNX
+    ``Quant``/``BipolarQuant`` (quantized here), possibly through ``Transpose``/``Identity``."""
+    import numpy as np
+
+    perms = []
+    for _ in range(len(graph.nodes) + 1):
+        p = graph.producer.get(t)
+        node = graph.nodes[p] if p is not None else None
+        if node is None or node.op_type == "Constant":
+            v = graph.value(t)
+            codes = _codes(v)
+            if codes is None:
+                raise _Skip("float weights without a quantizer: no integer codes")
+            scale = zp = axis = None
+            break
+        op, std = node.op_type, node.domain in STANDARD_DOMAINS
+        if std and op == "DequantizeLinear":
+            codes = _codes(graph.value(node.input[0]))
+            if codes is None:
+                raise _Skip("the quantized weights are not a constant integer tensor")
+            a = graph.attrs(node)
+            if a.get("block_size", 0):
+                raise _Skip("blocked quantization (block_size) is not supported in a trace")
+            scale = graph.value(node.input[1])
+            zp = graph.value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+            if scale is None:
+                raise _Skip("the weight scale is not a constant")
+            axis = a.get("axis", 1) % codes.ndim if np.size(scale) > 1 else None
+            break
+        if node.domain in QONNX_DOMAINS and op in ("Quant", "IntQuant"):
+            x = graph.value(node.input[0])
+            if x is None:
+                raise _Skip("the float weights are not a constant")
+            codes, scale, zp, axis = _qonnx_codes(graph, node, x)
+            break
+        if node.domain in QONNX_DOMAINS and op == "BipolarQuant":
+            x = graph.value(node.input[0])
+            if x is None:
+                raise _Skip("the float weights are not a constant")
+            codes = np.where(np.asarray(x) >= 0, 1, -1).astype(np.int8)
+            scale = graph.value(node.input[1])
+            axis = _param_axis(scale, codes.shape) if scale is not None else None
+            scale = None if scale is None else _float_scale(scale).reshape(-1 if axis else ())
+            zp = None
+            break
+        if std and op == "Transpose":
+            perms.append(graph.attrs(node).get("perm"))
+            t = node.input[0]
+            continue
+        if std and op == "Identity":
+            t = node.input[0]
+            continue
+        raise _Skip(f"the weights come through {op} node {graph.names[p]!r}, which is not "
+                    "replayed")  # fmt: skip
+    for perm in reversed(perms):  # innermost first
+        perm = list(perm) if perm else list(range(codes.ndim))[::-1]
+        codes = codes.transpose(perm)
+        axis = None if axis is None else perm.index(axis)
+    return codes, scale, zp, axis
+
+
+def _input_params(graph, t: str):
+    """(scale, zero point) of the per-tensor quantizer feeding a data operand (QDQ
+    ``DequantizeLinear``, QONNX ``Quant``), looking back through value-preserving ops."""
+    import numpy as np
+
+    seen = set()
+    while t and t not in seen:
+        seen.add(t)
+        p = graph.producer.get(t)
+        if p is None:
+            return None
+        node = graph.nodes[p]
+        std = node.domain in STANDARD_DOMAINS
+        if std and node.op_type == "DequantizeLinear":
+            scale = graph.value(node.input[1])
+            zp = graph.value(node.input[2]) if len(node.input) > 2 and node.input[2] else None
+            if scale is None or np.size(scale) != 1:
+                return None
+            zp = np.zeros((), np.int64) if zp is None else _codes(zp)
+            return _float_scale(scale).reshape(()), None if zp is None else zp.reshape(())
+        if node.domain in QONNX_DOMAINS and node.op_type in ("Quant", "IntQuant"):
+            scale, zp = graph.value(node.input[1]), graph.value(node.input[2])
+            if scale is None or zp is None or np.size(scale) != 1 or np.size(zp) != 1:
+                return None
+            try:
+                zp = _int_zero_point(zp, "input")
+            except _Skip:
+                return None
+            return _float_scale(scale).reshape(()), zp.reshape(())
+        if not std or node.op_type not in VALUE_PRESERVING:
+            return None
+        t = node.input[0] if node.input else ""
+    return None
+
+
+def export_tensors(graph, wl) -> tuple[dict, tuple[str, ...]]:
+    """``({layer: {field: array}}, notes)``: the integer weights of each GEMM layer with their
+    scales and zero points (and the data operand's, the output's and the bias where the model
+    states them) in the layout of `accelsim.trace`; notes say why a layer has none."""
+    index = {name: i for i, name in enumerate(graph.names)}
+    tensors, notes = {}, []
+    for layer in wl.layers:
+        if not layer.is_gemm:
+            continue
+        if layer.type == "matmul":
+            notes.append(f"{layer.name}: both operands are computed (no weights)")
+            continue
+        try:
+            out = _export_layer(graph, index[layer.name], layer)
+        except _Skip as exc:
+            notes.append(f"{layer.name}: {exc}")
+            continue
+        tensors[layer.name] = {k: v for k, v in out.items() if v is not None}
+    return tensors, tuple(notes)
+
+
+__all__ = ["ImportSummary", "assignment_to_yaml", "export_tensors", "import_onnx", "load_onnx"]

@@ -32,6 +32,9 @@ class BitSerial(Strict):
     lut_group: PositiveInt
     binary_group: PositiveInt
     lut_share: PositiveInt
+    # skip the lookups (and cycles) of all-zero weight bit-planes of a group; takes effect with
+    # a trace's weights, applied by the model as per-layer multipliers (accelsim.trace)
+    skip_zero_bitplanes: bool = False
 
     def check(self, quant: QuantSpec) -> str | None:
         for operand, limit in (("a", self.max_a_bits), ("w", self.max_w_bits)):

@@ -65,7 +65,7 @@ def validity(row):
     if "m" in row:
         return lambda p, k: True
     h, w = int(row["ifmap_height"]), int(row["ifmap_width"])
-    fr, fs = int(row["filter_height"]), int(row["filter_width"])
+    fs = int(row["filter_width"])
     c, s = int(row["channels"]), int(row["strides"])
     if "DP" in row["layer"]:
         c = 1
@@ -124,8 +124,16 @@ def emulate_ofmap_dram(df, R, C, sr, sc, t, total=2048 * 1024):
     n_drain = math.ceil(drain_size / C)
     rf, cf = math.ceil(sr / R), math.ceil(sc / C)
     L = (R + C + t - 2) if df == "os" else (2 * R + C + t - 2)
-    st = {"free": total, "idx": 0, "lines": 0, "pads": {}, "dstart": 0, "dend": 0,
-          "writes": 0, "cycles": []}
+    st = {
+        "free": total,
+        "idx": 0,
+        "lines": 0,
+        "pads": {},
+        "dstart": 0,
+        "dend": 0,
+        "writes": 0,
+        "cycles": [],
+    }
 
     def store(k):
         st["free"] -= k
@@ -140,7 +148,7 @@ def emulate_ofmap_dram(df, R, C, sr, sc, t, total=2048 * 1024):
             st["idx"] = 0
         end = min(st["dstart"] + n_drain, st["lines"])
         n = end - st["dstart"]
-        size = n * C - st["pads"].get(end - 1, 0)   # only the chunk's last line is adjusted
+        size = n * C - st["pads"].get(end - 1, 0)  # only the chunk's last line is adjusted
         st["writes"] += size
         st["free"] += size
         st["cycles"] += [cycle, cycle + n - 1]
@@ -257,8 +265,11 @@ def expected(row):
         e["acc_dram_ofmap_start_cycle"] = e["total_cycles"]
         e["acc_dram_ofmap_stop_cycle"] = e["total_cycles"] + math.ceil(w / C) - 1
     else:  # mid-compute drains: replay the write buffer
-        (e["acc_dram_ofmap_writes"], e["acc_dram_ofmap_start_cycle"],
-         e["acc_dram_ofmap_stop_cycle"]) = emulate_ofmap_dram(df, R, C, sr, sc, t)
+        (
+            e["acc_dram_ofmap_writes"],
+            e["acc_dram_ofmap_start_cycle"],
+            e["acc_dram_ofmap_stop_cycle"],
+        ) = emulate_ofmap_dram(df, R, C, sr, sc, t)
     e["total_cycles_incl_prefetch"] = e["acc_dram_ofmap_stop_cycle"] + max(p_if, p_fl)
     # BANDWIDTH_REPORT: SRAM words per compute cycle, DRAM words per cycle of its own window
     for op, kind in (("ifmap", "reads"), ("filter", "reads"), ("ofmap", "writes")):
@@ -315,8 +326,10 @@ def main():
         for (k, case, df), (o, t) in sorted(stats.items()):
             if k == key and o != t:
                 print(f"    {case} {df}: {o}/{t}; e.g. " + "; ".join(bad[(k, case, df)][:3]))
-    print("('(valid words)' is informational: SCALE-Sim over-counts ofmap DRAM writes when it "
-          "drains mid-compute; the replayed count is the one checked)")
+    print(
+        "('(valid words)' is informational: SCALE-Sim over-counts ofmap DRAM writes when it "
+        "drains mid-compute; the replayed count is the one checked)"
+    )
     print("ALL CHECKS MATCH" if not failed else f"MISMATCH in: {sorted(set(failed))}")
     return 1 if failed else 0
 

@@ -169,9 +169,12 @@ def scalesim_version() -> str:
 def parse_report(path: Path):
     """Parse a SCALE-Sim report CSV (', '-separated, trailing comma) into header + rows of
     the exact strings SCALE-Sim printed."""
-    lines = [l for l in path.read_text().splitlines() if l.strip()]
-    split = lambda l: [e.strip() for e in l.split(",")][:-1]  # noqa: E731 (trailing comma)
-    return split(lines[0]), [split(l) for l in lines[1:]]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+
+    def split(line):  # trailing comma
+        return [e.strip() for e in line.split(",")][:-1]
+
+    return split(lines[0]), [split(line) for line in lines[1:]]
 
 
 def run_job(job):
@@ -358,10 +361,11 @@ def main(argv=None):
         done += 1
         results[id(job)] = res
         tc = ",".join(r["total_cycles"] for r in res["rows"][:1])
+        n_sub = res["n_sublayers"]
         print(
             f"[{done}/{len(todo)}] {job['case']} {job['layer']} {job['dataflow']}: "
             f"{res['seconds']:.2f} s, total_cycles {tc}"
-            f"{' (x%d sublayers)' % res['n_sublayers'] if res['n_sublayers'] > 1 else ''}"
+            f"{f' (x{n_sub} sublayers)' if n_sub > 1 else ''}"
             f"  [wall {time.perf_counter() - wall0:.0f} s]",
             flush=True,
         )
