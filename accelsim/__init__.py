@@ -6,20 +6,25 @@ wl = accelsim.load_workload("workloads/resnet50.yaml")
 report = accelsim.simulate(arch, wl)
 report.layers   # pandas DataFrame, one row per layer
 report.total    # cycles, latency_s, macs, tops, utilization, ...
+accelsim.sweep("sweep.yaml", out="results/")   # design-space sweep -> DataFrame
 """
 
 from accelsim._version import __version__
 from accelsim.arch import Arch, load_arch
 from accelsim.errors import ConfigError
 from accelsim.model import simulate
+from accelsim.oracle import CostOracle
+from accelsim.pipeline import load_folding
 from accelsim.quant import QuantSpec
 from accelsim.report import Report
+from accelsim.sweeps import sweep
 from accelsim.workload import Assignment, Layer, Workload, load_assignment, load_workload
 
 __all__ = [
     "Arch",
     "Assignment",
     "ConfigError",
+    "CostOracle",
     "Layer",
     "QuantSpec",
     "Report",
@@ -27,6 +32,8 @@ __all__ = [
     "__version__",
     "load_arch",
     "load_assignment",
+    "load_folding",
     "load_workload",
     "simulate",
+    "sweep",
 ]

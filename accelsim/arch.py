@@ -17,7 +17,10 @@ from pydantic import Field, field_validator, model_validator
 
 from accelsim.errors import did_you_mean
 from accelsim.pe import REGISTRY, PEConfig
+from accelsim.pipeline import LayerPipelined
+from accelsim.reconfig import Reconfig, check_modes
 from accelsim.schema import PositiveFloat, PositiveInt, Strict, validate
+from accelsim.weights import DramWeights, WeightSource
 from accelsim.yamlio import Doc, read_yaml
 
 Dataflow = Literal["os", "ws", "is"]
@@ -36,16 +39,31 @@ class ArrayConfig(Strict):
 
 
 class Buffer(Strict):
-    """An on-chip SRAM buffer; energies default to the technology model's fit."""
+    """An on-chip SRAM buffer; energies default to the technology model's fit.
+
+    ``banks``: the buffer is that many separate SRAM macros of ``size_bytes / banks`` each
+    (distributed buffers, each next to the PEs it feeds); an access touches one macro, so
+    the per-byte energy is that of a macro of ``size_bytes / banks`` (accelsim.energy).
+    """
 
     size_bytes: PositiveInt
     bytes_per_cycle: PositiveFloat
+    banks: PositiveInt = 1
     read_pj_per_byte: PositiveFloat | None = None
     write_pj_per_byte: PositiveFloat | None = None
 
 
+class InputBuffer(Buffer):
+    """The input buffer. ``window_reuse``: the array is fed through a sliding-window loader
+    (line buffer) that reuses the overlap of neighbouring conv windows, so the buffer is
+    read once per distinct ifmap element per pass, not once per im2col element
+    (accelsim.model)."""
+
+    window_reuse: bool = False
+
+
 class Memories(Strict):
-    inputs: Buffer
+    inputs: InputBuffer
     weights: Buffer
     outputs: Buffer
 
@@ -108,11 +126,18 @@ class ArchFile(Strict):
     dram: Dram | None = None
     technology: TechnologyConfig | None = None
     vector_unit: VectorUnit | None = None
+    reconfig: Reconfig | None = None  # reconfigurable array modes (accelsim.reconfig)
+    execution: LayerPipelined | None = None  # layer-pipelined mode (accelsim.pipeline)
+    weights: Annotated[WeightSource, Field(discriminator="source")] = DramWeights(source="dram")
 
     @model_validator(mode="after")
     def _memories_need_dram(self):
         if (self.memories is None) != (self.dram is None):
             raise ValueError("memories and dram go together: give both or neither")
+        if self.weights.source == "generated" and self.memories is None:
+            raise ValueError(
+                "weights.source generated needs memories and dram (the supermask crosses DRAM)"
+            )
         return self
 
 
@@ -163,6 +188,7 @@ class Arch:
 
 def arch_from_doc(doc: Doc) -> Arch:
     spec = validate(ArchFile, doc)
+    check_modes(spec, doc)
     digest = hashlib.sha256(Path(doc.file).read_bytes()).hexdigest() if doc.file else ""
     return Arch(spec, doc.file, digest)
 
@@ -204,6 +230,7 @@ def with_changes(arch: Arch, changes: dict) -> Arch:
                 node = node[key]
     doc = Doc("<changes>", data, {})
     spec = validate(ArchFile, doc, _tuples(data))
+    check_modes(spec, doc)
     assumed = tuple(a for a in arch.assumed if a.name not in changes)
     return Arch(spec, arch.file, arch.sha256, assumed)
 

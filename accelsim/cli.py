@@ -20,7 +20,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("arch", help="arch file (.yaml)")
     run.add_argument("workload", help="workload file (.yaml, .csv topology or .onnx model)")
     run.add_argument("--assignment", help="mixed-precision assignment file (.yaml)")
+    run.add_argument("--folding", help="per-layer pe/simd file for a layer-pipelined arch (.yaml)")
     run.add_argument("--objective", default="latency", help="mapper objective (default latency)")
+    run.add_argument(
+        "--fidelity", default="closed_form",
+        help="timing model: closed_form (default) or event (simpy tiles, accelsim.event)",
+    )  # fmt: skip
+    run.add_argument(
+        "--timeline", action="store_true",
+        help="with --fidelity event: every resource's busy intervals in the report "
+        "(accelsim plot timeline REPORT.json draws them)",
+    )  # fmt: skip
     run.add_argument(
         "--format", choices=("table", "csv", "json"), default="table", help="stdout format"
     )
@@ -61,11 +71,85 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("trace", help="trace: workload .yaml with its .npz next to it")
     ver.add_argument("--arch", help="arch file (.yaml); its PE's accumulator width if it has one")
     ver.add_argument("--format", choices=("table", "json"), default="table", help="stdout format")
+    _sweep_parsers(sub)
+    lut = sub.add_parser(
+        "lut", help="HAQ-style cost table [layer, w_bits-1, a_bits-1] (.npy + .json + .csv)"
+    )
+    lut.add_argument("arch", help="arch file (.yaml or SCALE-Sim .cfg)")
+    lut.add_argument("workload", help="workload file (.yaml, .csv topology or .onnx model)")
+    lut.add_argument("--metric", choices=("latency", "energy", "cycles"), default="latency")
+    lut.add_argument("--w-bits", default="1-8", help="weight bit-widths to cost (default 1-8)")
+    lut.add_argument("--a-bits", default="1-8", help="activation bit-widths (default 1-8)")
+    lut.add_argument("--objective", default="latency", help="mapper objective (default latency)")
+    lut.add_argument("-o", "--output", required=True, help="table file (.npy)")
     return p
+
+
+def _lut(args) -> int:
+    import numpy as np
+
+    import accelsim
+    from accelsim.oracle import CostOracle, parse_bits, save_lut
+
+    problems: list[Problem] = []
+    loaded = []
+    for load, path in ((accelsim.load_arch, args.arch), (accelsim.load_workload, args.workload)):
+        try:
+            loaded.append(load(path))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    bits = []
+    for flag, text in (("--w-bits", args.w_bits), ("--a-bits", args.a_bits)):
+        try:
+            bits.append(parse_bits(text, flag))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    oracle = CostOracle(*loaded, objective=args.objective)
+    doc = save_lut(oracle, args.output, args.metric, *bits)
+    table = np.load(args.output)
+    out = Path(args.output)
+    print(f"wrote {out}: shape {table.shape}, {doc['metric']} in {doc['unit']}, "
+          f"[layer, w_bits-1, a_bits-1]; {len(doc['infeasible'])} infeasible entries")  # fmt: skip
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.csv')}: layers, units, reasons")
+    return 0
+
+
+def _sweep_parsers(sub) -> None:
+    sw = sub.add_parser("sweep", help="run a design-space sweep (spec: accelsim.sweeps)")
+    sw.add_argument("spec", help="sweep spec (.yaml)")
+    sw.add_argument("--out", required=True, help="directory for the Parquet tables")
+    sw.add_argument("--workers", type=int, help="local worker processes (default: all cores)")
+    sw.add_argument("--scheduler", help="Dask scheduler address: run on that cluster instead")
+    sw.add_argument("--resume", action="store_true", help="continue the sweep in --out")
+    sw.add_argument("--chunk-size", type=int, help="design points per worker call (default: auto)")
+    pl = sub.add_parser("plot", help="plot a sweep directory or a report JSON")
+    pl.add_argument("kind", choices=("pareto", "heatmap", "layers", "breakdown", "timeline"))
+    pl.add_argument("input", help="sweep directory (sweep --out) or report JSON (run --out)")
+    pl.add_argument("-o", "--output", required=True, help="figure file: .png, .svg or .pdf")
+    pl.add_argument("--x", help="x column (pareto: latency_s; heatmap: the first axis)")
+    pl.add_argument("--y", help="y column (pareto: energy_pj; heatmap: the second axis)")
+    pl.add_argument("--value", help="heatmap value column (default tops_per_w)")
+    pl.add_argument("--workload", help="which workload of the sweep (default: the first)")
+    pl.add_argument("--point", type=int, help="point_id for layers/breakdown (default: best)")
+
+
+def _sweep(args) -> int:
+    from accelsim.sweeps import command
+
+    return command(args)
+
+
+def _plot(args) -> int:
+    from accelsim.plots import command
+
+    return command(args)
 
 
 def _run(args) -> int:
     import accelsim
+    from accelsim.pipeline import load_folding
 
     problems: list[Problem] = []
     loaded = {}
@@ -73,6 +157,7 @@ def _run(args) -> int:
         ("arch", accelsim.load_arch),
         ("workload", accelsim.load_workload),
         ("assignment", accelsim.load_assignment),
+        ("folding", load_folding),
     ):
         path = getattr(args, key)
         if path is None:
@@ -91,7 +176,8 @@ def _run(args) -> int:
             loaded["workload"], trace = load_trace(args.workload)
     report = accelsim.simulate(
         loaded["arch"], loaded["workload"], loaded.get("assignment"),
-        objective=args.objective, trace=trace,
+        objective=args.objective, trace=trace, folding=loaded.get("folding"),
+        fidelity=args.fidelity, timeline=args.timeline,
     )  # fmt: skip
     if args.out:
         out = Path(args.out)
@@ -242,6 +328,9 @@ def main(argv=None) -> int:
             "check": _check,
             "import": _import,
             "verify": _verify,
+            "sweep": _sweep,
+            "plot": _plot,
+            "lut": _lut,
         }
         return commands[args.command](args)
     except ConfigError as exc:

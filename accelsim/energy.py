@@ -12,9 +12,12 @@ zero). Every action and its price:
                                (``int_mac``: one ``mac`` per MAC at the operands' bits)
 (pe, operand_move_bytes)       0 by default: the synthesized PE energy already includes its
                                pipeline registers; ``technology.register_pj_per_byte`` prices hops
-(<buffer>_sram, read_bytes)    ``memories.<buffer>.read_pj_per_byte`` or the SRAM fit at its size
-(<buffer>_sram, write_bytes)   ``memories.<buffer>.write_pj_per_byte`` or the SRAM fit
+(<buffer>_sram, read_bytes)    ``memories.<buffer>.read_pj_per_byte`` or the SRAM fit at the size
+                               of one bank, ``size_bytes / banks``
+(<buffer>_sram, write_bytes)   ``memories.<buffer>.write_pj_per_byte`` or the SRAM fit (one bank)
 (dram, read_bytes/write_bytes) ``dram.pj_per_byte`` or the DRAM kind's energy
+(generator, weights)           ``weights.generator.pj_per_weight`` or the technology's
+                               generator (`accelsim.weights`), per generated weight
 (chip, leakage_cycles)         leakage power of the whole chip area for one cycle
 (vector, op)                   ``vector_unit.op_pj`` or the technology's vector op
 =============================  ==============================================================
@@ -43,12 +46,9 @@ def unit_prices(arch, tech, x) -> dict:
     cfg = arch.spec.technology
     prices = {}
     for action in x["pe_actions"]:
-        once: dict = {}  # price each distinct precision once
-        per_layer = [
-            once[q] if q in once else once.setdefault(q, arch.pe.action_pj(tech, action, q))
-            for q in x["quant"]
-        ]
-        prices[("pe", action)] = np.array(per_layer) * cfg.mac_pj_scale
+        # each distinct precision priced once (accelsim.model.layer_arrays)
+        distinct = np.array([arch.pe.action_pj(tech, action, q) for q in x["quants"]])
+        prices[("pe", action)] = distinct[x["quant_index"]] * cfg.mac_pj_scale
     # The PE energies come from synthesis of a whole systolic array divided per PE (BitFusion's
     # released data), so they already include the pipeline registers operands hop through:
     # hops are counted but priced 0 unless the arch prices them (technology.register_pj_per_byte).
@@ -57,26 +57,29 @@ def unit_prices(arch, tech, x) -> dict:
     if mem is not None:
         for name in BUFFERS:
             buf = getattr(mem, name)
+            bank = buf.size_bytes / buf.banks  # an access touches one bank
             prices[(f"{name}_sram", "read_bytes")] = (
-                buf.read_pj_per_byte or tech.sram_read_pj_per_byte(buf.size_bytes)
+                buf.read_pj_per_byte or tech.sram_read_pj_per_byte(bank)
             )
             prices[(f"{name}_sram", "write_bytes")] = (
-                buf.write_pj_per_byte or tech.sram_write_pj_per_byte(buf.size_bytes)
+                buf.write_pj_per_byte or tech.sram_write_pj_per_byte(bank)
             )
         per_byte = dram.pj_per_byte or tech.dram_pj_per_byte()
         prices[("dram", "read_bytes")] = per_byte
         prices[("dram", "write_bytes")] = per_byte
+    prices.update(arch.spec.weights.prices(tech, x["w_bits"]))  # accelsim.weights
     return prices
 
 
 def area_um2(arch, tech) -> dict:
     """Area per component (um^2): the PE array, each SRAM buffer, the vector unit."""
     area = {"pe_array": arch.rows * arch.cols * float(arch.pe.area_um2(tech))}
+    if arch.spec.reconfig is not None:  # bypass network of a reconfigurable array
+        area["reconfig_network"] = arch.spec.reconfig.area_overhead * area["pe_array"]
     if arch.spec.memories is not None:
         for name in BUFFERS:
-            area[f"{name}_sram"] = float(
-                tech.sram_area_um2(getattr(arch.spec.memories, name).size_bytes)
-            )
+            buf = getattr(arch.spec.memories, name)
+            area[f"{name}_sram"] = buf.banks * float(tech.sram_area_um2(buf.size_bytes / buf.banks))
     if arch.spec.vector_unit is not None:
         area["vector_unit"] = arch.spec.vector_unit.lanes * float(tech.mac_area_um2(16, 16))
     return area

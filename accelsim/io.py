@@ -1,17 +1,19 @@
 """Telling input files apart, for ``accelsim check``: arch (YAML or SCALE-Sim ``.cfg``),
-workload (YAML, SCALE-Sim topology ``.csv`` or ONNX model ``.onnx``) or assignment."""
+workload (YAML, SCALE-Sim topology ``.csv`` or ONNX model ``.onnx``), assignment or folding
+(`accelsim.pipeline`)."""
 
 from __future__ import annotations
 
 from accelsim.errors import ConfigError, Problem
 from accelsim.yamlio import read_yaml
 
-KINDS = {"array": "arch", "layers": "workload", "assignment": "assignment"}
+KINDS = {"array": "arch", "layers": "workload", "assignment": "assignment", "folding": "folding"}
 
 
 def load_any(path):
     """Load ``path`` as whatever it is; return ``(kind, object)``."""
     from accelsim.arch import arch_from_doc
+    from accelsim.pipeline import folding_from_doc
     from accelsim.workload import assignment_from_doc, workload_from_doc
 
     lower = str(path).lower()
@@ -37,10 +39,11 @@ def load_any(path):
                 1,
                 "",
                 "cannot tell what this file is: an arch has 'array', a workload 'layers', "
-                "an assignment 'assignment' (exactly one of them)",
+                "an assignment 'assignment', a folding 'folding' (exactly one of them)",
                 ", ".join(sorted(keys)) or "no keys",
             )
         )
     kind = kinds.pop()
-    builder = {"arch": arch_from_doc, "workload": workload_from_doc}.get(kind, assignment_from_doc)
+    builder = {"arch": arch_from_doc, "workload": workload_from_doc,
+               "folding": folding_from_doc}.get(kind, assignment_from_doc)  # fmt: skip
     return kind, builder(doc)

@@ -11,8 +11,11 @@ Per GEMM layer and dataflow:
    ``pe.cycles_per_step(quant)`` cycles, which multiplies the array's cycle count.
 2. Tiling (`accelsim.memory`): if the arch has memories, the DRAM tiling with the least
    traffic; compute cycles are the closed form (`accelsim.dataflow`) summed over tiles.
+   Weights take the bits their source puts in DRAM (`accelsim.weights`: ``w_bits``, or the
+   supermask's bits when weights are generated on chip).
 3. Stalls: DRAM transfers overlap compute except the first tile's loads and the last
-   tile's write-back; an SRAM port that cannot feed the array also stalls it.
+   tile's write-back; an SRAM port that cannot feed the array also stalls it, and so does
+   a weight generator that cannot keep up (`accelsim.weights`).
 4. Counts ("count first"): MACs, inter-PE operand moves, SRAM bytes read and written per
    buffer (array side and DRAM side), DRAM bytes, vector ops, leakage cycles.
 5. Prices ("then price", `accelsim.energy`): counts x per-action energies.
@@ -26,10 +29,14 @@ Array-side SRAM traffic of one tile ``mt x nt x kt`` (elements; ``R x C`` array)
 (the streamed operand is re-read once per fold of the other array dimension, the
 stationary one is loaded once per tile; ``ws``/``is`` produce one partial sum per row fold).
 Every output write but the first of each output element is a read-modify-write, so
-output reads = writes - M N per group.
+output reads = writes - M N per group. With ``memories.inputs.window_reuse`` the inputs
+reach the array through a sliding-window loader: input reads x ``share`` (distinct ifmap
+elements / ``M K``, see `accelsim.memory`; a tile's halo is not counted).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
@@ -61,9 +68,19 @@ def check_objective(objective: str) -> None:
 def layer_arrays(layers, pe) -> dict:
     """The per-layer inputs of the model as arrays (one entry per layer)."""
     quant = [la.quant for la in layers]
-    reasons: dict = {}
+    # each distinct precision once, keyed by its field values (hashing a pydantic model is
+    # slow): checked here, priced once in accelsim.energy, however many layers share it
+    keys = [tuple(vars(q).values()) for q in quant]
+    distinct: dict = {}  # field values -> the first QuantSpec with them
+    for key, q in zip(keys, quant):
+        distinct.setdefault(key, q)
+    position = {key: i for i, key in enumerate(distinct)}
+    index = np.array([position[key] for key in keys], dtype=np.int64)
+    quants = list(distinct.values())
+    checks: dict = {}
     reason = [
-        (reasons.setdefault(q, pe.check(q)) if la.is_gemm else None) for la, q in zip(layers, quant)
+        (checks[i] if i in checks else checks.setdefault(i, pe.check(q))) if la.is_gemm else None
+        for la, q, i in zip(layers, quant, index)
     ]
     gemm = np.array([la.is_gemm for la in layers], dtype=bool)
     dims = np.array([[la.m, la.n, la.k, la.groups] for la in layers], dtype=np.int64)
@@ -83,6 +100,8 @@ def layer_arrays(layers, pe) -> dict:
         "w_bits": np.array([q.w_bits for q in quant], dtype=np.int64),
         "acc_bits": np.array([q.acc_bits for q in quant], dtype=np.int64),
         "out_bits": np.array([q.out_bits for q in quant], dtype=np.int64),
+        "quants": quants,  # the distinct QuantSpecs; layer i has quants[quant_index[i]]
+        "quant_index": index,
         **_packing(layers, quant, reason, pe),
     }
 
@@ -149,7 +168,9 @@ def evaluate(arch: Arch, x: dict) -> dict:
     ``(component, action)``) plus per-layer tiling and feasibility.
     """
     m, n, k, g, pack, step = x["m"], x["n"], x["k"], x["groups"], x["pack"], x["step"]
-    bits = (x["a_bits"], x["w_bits"], x["acc_bits"], x["out_bits"])
+    source = arch.spec.weights  # accelsim.weights: what crosses DRAM, generator counts
+    w_dram = source.dram_bits(x["w_bits"])  # bits per weight in DRAM and the weight buffer
+    bits = (x["a_bits"], w_dram, x["acc_bits"], x["out_bits"])
     mem, dram = arch.spec.memories, arch.spec.dram
     reason = list(x["reason"])
     timing = TIMINGS[arch.timing]
@@ -209,7 +230,9 @@ def evaluate(arch: Arch, x: dict) -> dict:
                 for t, fn in _sram_elements(df, arch.rows, arch.cols).items()
             }
             read_in = elems["inputs"] * x["a_bits"] / 8
-            read_w = elems["weights"] * x["w_bits"] / 8
+            if mem.inputs.window_reuse:  # a window loader reads each ifmap element once
+                read_in = read_in * x["share"]
+            read_w = elems["weights"] * w_dram / 8
             out_w = elems["outputs"] * x["acc_bits"] / 8
             out_r = (elems["outputs"] - m * n * g) * x["acc_bits"] / 8
             d_read, d_write = tiling["read"] * g, tiling["write"] * g
@@ -223,9 +246,10 @@ def evaluate(arch: Arch, x: dict) -> dict:
             c[("outputs_sram", "write_bytes")] = out_w + d_spill
             c[("dram", "read_bytes")] = d_read
             c[("dram", "write_bytes")] = d_write
+            c.update(source.counts(elems["weights"]))  # one generated weight per read
             if arch.timing == "accelsim":  # scalesim timing is SCALE-Sim's stall-free CALC mode
                 bw = dram.bytes_per_cycle
-                pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * x["w_bits"]) / 8 / bw
+                pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * w_dram) / 8 / bw
                 epi = tm * tn * x["out_bits"] / 8 / bw
                 sram = np.max(  # cycles each buffer's ports need
                     [
@@ -244,11 +268,15 @@ def evaluate(arch: Arch, x: dict) -> dict:
                 stall["stall_read"] = np.ceil(pro + dram_excess * share)
                 stall["stall_write"] = np.ceil(epi + dram_excess * (1 - share))
                 stall["stall_sram"] = np.ceil(sram_excess)
+                generator = source.generator_cycles(elems["weights"])
+                if generator is not None:  # the generator cannot keep up (accelsim.weights)
+                    busy = np.maximum(np.maximum(compute, dram_steady), sram)
+                    stall["stall_generator"] = np.ceil(np.maximum(generator - busy, 0))
                 cycles = compute + sum(stall.values())
         out["cycles"].append(cycles)
         out["compute"].append(compute)
         for key, value in stall.items():
-            out[key].append(value)
+            out.setdefault(key, []).append(value)
         counts.append(c)
 
     result = {key: np.stack(value) for key, value in out.items()}
@@ -288,28 +316,112 @@ def simulate(
     assignment: Assignment | None = None,
     objective: str = "latency",
     trace=None,
+    folding=None,
+    fidelity: str = "closed_form",
+    timeline: bool = False,
 ) -> Report:
     """Simulate ``workload`` on ``arch``; return a `Report` with one row per layer.
 
     ``trace``: an `accelsim.trace.Trace` of this workload's tensors; its measured statistics
     make costs value-aware where the arch says so (``technology.zero_gating``,
     ``pe.skip_zero_bitplanes``) and are listed in the provenance's ``data`` section.
+    ``folding``: an `accelsim.pipeline.Folding` (per-layer pe/simd) for a layer-pipelined arch.
+    ``fidelity``: ``closed_form``, or ``event`` for the simpy tile model (`accelsim.event`);
+    with ``timeline`` the event report carries every resource's busy intervals.
     """
-    from accelsim.energy import area, price, vector_work
+    from accelsim.energy import area
     from accelsim.trace import value_aware
 
     check_objective(objective)
+    if fidelity != "closed_form" or timeline:
+        from accelsim.event import check_fidelity
+
+        check_fidelity(fidelity, arch, timeline)
     wl = assignment.apply(workload) if assignment is not None else workload
+    if arch.spec.execution is not None or folding is not None:  # accelsim.pipeline
+        from accelsim.pipeline import simulate_pipelined
+
+        return simulate_pipelined(arch, wl, assignment, objective, trace, folding)
     x = layer_arrays(wl.layers, arch.pe)
     # value-aware costs: per-layer multipliers on PE action counts and step cycles (trace.py)
     data, assumed_values = value_aware(arch, wl, x, trace)
-    ev = evaluate(arch, x)
+    rows, parts = _layer_rows(arch, wl.layers, x, objective)
+    intervals = [] if timeline else None
+    if fidelity == "event":  # the same mapping and counts, timing from tiles (accelsim.event)
+        from accelsim.event import refine
+
+        refine(arch, x, rows, parts, intervals)
+    prov = provenance(arch, wl, assignment, objective)
+    prov["fidelity"] = fidelity
+    prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
+                        for a in assumed_values]  # fmt: skip
+    if data is not None:  # what was measured from tensors, per layer (accelsim.trace)
+        prov["data"] = data
+    report = Report.build(arch, wl, rows, prov, _breakdown(parts), area(arch))
+    return report if intervals is None else replace(report, timeline=intervals)
+
+
+def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Report]:
+    """`simulate` of several workloads on one arch (one network at many precisions, several
+    networks) in one pass of the model: the model works per layer, so their layers are
+    evaluated together, as one array, and split into one `Report` per workload, each equal to
+    ``simulate(arch, workload, objective=objective)``. What design-space sweeps call.
+    (Layer-pipelined and reconfigurable archs, whose layers are not independent, run one
+    workload at a time.)"""
+    from accelsim.energy import area
+    from accelsim.trace import value_aware
+
+    check_objective(objective)
+    # a layer pipeline has no shared array to batch on; a reconfigurable array's mode choice
+    # couples consecutive layers (mode switches), so workloads must not be concatenated
+    if arch.spec.execution is not None or arch.spec.reconfig is not None:
+        return [simulate(arch, wl, objective=objective) for wl in workloads]
+    layers = [la for wl in workloads for la in wl.layers]
+    x = layer_arrays(layers, arch.pe)
+    rows, parts = _layer_rows(arch, layers, x, objective)
+    chip = area(arch)
+    reports, stop = [], 0
+    for wl in workloads:
+        span = slice(stop, stop + len(wl.layers))
+        stop = span.stop
+        prov = provenance(arch, wl, None, objective)
+        prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
+                            for a in value_aware(arch, wl, x, None)[1]]  # fmt: skip
+        part = {key: value[span] for key, value in rows.items()}
+        reports.append(Report.build(arch, wl, part, prov, _breakdown(parts, span), chip))
+    return reports
+
+
+def _breakdown(parts, span=slice(None)) -> dict | None:
+    """Energy per (component, action), summed over the layers in ``span``."""
+    if parts is None:
+        return None
+    out: dict = {}
+    for key, per_layer in parts:
+        out[key] = out.get(key, 0.0) + float(per_layer[span].sum())
+    return out
+
+
+def _layer_rows(arch: Arch, layers, x: dict, objective: str):
+    """The report columns of ``layers`` (one value per layer) and the energy breakdown as
+    ``[((component, action), pJ per layer), ...]`` (None without a technology section)."""
+    from accelsim.energy import price, vector_work
+
+    rc = None
+    if arch.spec.reconfig is not None:  # choices are (mode, split, dataflow): accelsim.reconfig
+        from accelsim import reconfig as rc
+
+        price = rc.price
+    ev = evaluate(arch, x) if rc is None else rc.evaluate(arch, x)
     energies, breakdowns = zip(
         *(price(arch, x, c, cyc) for c, cyc in zip(ev["counts"], ev["cycles"]))
     )
     energy = np.stack(energies) if energies[0] is not None else np.zeros_like(ev["cycles"])
-    pick = choose(objective, ev["cycles"], energy)
-    cols = np.arange(len(wl.layers))
+    if rc is None:
+        pick = choose(objective, ev["cycles"], energy)
+    else:
+        pick = rc.choose(arch, objective, ev, energy)
+    cols = np.arange(len(layers))
     run = ev["run"]
     vec = vector_work(arch, x)
 
@@ -317,8 +429,8 @@ def simulate(
         return a[pick, cols]
 
     rows = {
-        "name": [la.name for la in wl.layers],
-        "type": [la.type for la in wl.layers],
+        "name": [la.name for la in layers],
+        "type": [la.type for la in layers],
         "m": np.where(x["gemm"], x["m"], 0),
         "n": np.where(x["gemm"], x["n"], 0),
         "k": np.where(x["gemm"], x["k"], 0),
@@ -326,12 +438,14 @@ def simulate(
         "elements": x["elements"],
         "a_bits": x["a_bits"],
         "w_bits": x["w_bits"],
-        "a_encoding": [la.quant.a_encoding for la in wl.layers],
-        "w_encoding": [la.quant.w_encoding for la in wl.layers],
+        "a_encoding": [la.quant.a_encoding for la in layers],
+        "w_encoding": [la.quant.w_encoding for la in layers],
         "macs": np.where(x["gemm"], x["m"] * x["n"] * x["k"] * x["groups"], 0),
         "pe_macs_per_cycle": x["pack"] / x["step"],
         "pe_peak_macs_per_cycle": x["peak"],
-        "dataflow": [arch.dataflows[p] if r else None for p, r in zip(pick, run)],
+        "dataflow": [
+            ev.get("dataflow", arch.dataflows)[p] if r else None for p, r in zip(pick, run)
+        ],
         "feasible": np.array([r is None for r in ev["reason"]]),
         "costed": run | (~x["gemm"] & vec["costed"]),
         "reason": [
@@ -350,11 +464,13 @@ def simulate(
         rows["stall_dram_read_cycles"] = np.where(run, sel(ev["stall_read"]), 0)
         rows["stall_dram_write_cycles"] = np.where(run, sel(ev["stall_write"]), 0)
         rows["stall_sram_cycles"] = np.where(run, sel(ev["stall_sram"]), 0)
+        if "stall_generator" in ev:  # generated weights (accelsim.weights)
+            rows["stall_generator_cycles"] = np.where(run, sel(ev["stall_generator"]), 0)
         for dim in "mnk":
             rows[f"tile_{dim}"] = np.where(run, t[f"t{dim}"], 0)
         rows["loop_order"] = ["".join(ORDERS[o]) if r else None for o, r in zip(t["order"], run)]
         for (comp, action), _ in ev["counts"][0].items():
-            if comp in ("dram", "inputs_sram", "weights_sram", "outputs_sram"):
+            if comp in ("dram", "inputs_sram", "weights_sram", "outputs_sram", "generator"):
                 key = f"{comp}_{action}"
                 rows[key] = np.where(
                     run, np.ceil(sel(np.stack([c[(comp, action)] for c in ev["counts"]]))), 0
@@ -365,21 +481,18 @@ def simulate(
                             ("spill", "dram_psum_spill_bytes")):  # fmt: skip
             per_df = np.stack([tiling[key] * x["groups"] for tiling in ev["tilings"]])
             rows[column] = np.where(run, np.ceil(sel(per_df)), 0)
-    breakdown = None
+    parts = None
     if breakdowns[0] is not None:
         rows["energy_pj"] = np.where(run, sel(energy), 0) + vec["energy_pj"]
-        breakdown = {}
+        parts = []
         for key in breakdowns[0]:
             per_layer = np.where(run, sel(np.stack([b[key] for b in breakdowns])), 0)
             rows[f"energy_{key[0]}_{key[1]}_pj".replace("_bytes", "")] = per_layer
-            breakdown[key] = float(per_layer.sum())
+            parts.append((key, per_layer))
         for key, value in vec["breakdown"].items():
-            breakdown[key] = breakdown.get(key, 0.0) + float(value.sum())
+            parts.append((key, value))
             column = f"energy_{key[0]}_{key[1]}_pj"
             rows[column] = rows.get(column, 0) + value
-    prov = provenance(arch, wl, assignment, objective)
-    prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
-                        for a in assumed_values]  # fmt: skip
-    if data is not None:  # what was measured from tensors, per layer (accelsim.trace)
-        prov["data"] = data
-    return Report.build(arch, wl, rows, prov, breakdown, area(arch))
+    if rc is not None:
+        rc.add_columns(arch, ev, pick, rows, parts)
+    return rows, parts

@@ -54,6 +54,7 @@ class Report:
     provenance: dict
     energy_breakdown: dict | None = None
     area_um2: dict | None = None
+    timeline: list | None = None  # event model's busy intervals (accelsim.event)
 
     @classmethod
     def build(cls, arch, wl, rows: dict, prov: dict, breakdown=None, area=None) -> Report:
@@ -87,6 +88,11 @@ class Report:
         if "dram_bytes" in cols and total["feasible"]:
             total["dram_bytes"] = int(np.sum(cols["dram_bytes"]))
             total["stall_cycles"] = int(np.sum(cols["stall_cycles"]))
+        if "mode_switch" in cols and total["feasible"]:  # reconfigurable array (accelsim.reconfig)
+            total["mode_switches"] = int(np.sum(cols["mode_switch"]))
+            total["switch_cycles"] = int(np.sum(cols["stall_switch_cycles"]))
+            if "energy_array_switch_pj" in cols:
+                total["switch_energy_pj"] = float(np.sum(cols["energy_array_switch_pj"]))
         return cls(arch.name, wl.name, cols, total, prov, breakdown, area)
 
     def breakdown_table(self):
@@ -123,6 +129,7 @@ class Report:
             ],
             "area_um2": self.area_um2,
             "layers": self.layer_records(),
+            **({"timeline": self.timeline} if self.timeline is not None else {}),
         }
 
     def to_json(self) -> str:
@@ -145,13 +152,14 @@ class Report:
         for r in self.layer_records():
             gemm = r["type"] in ("conv", "fc", "matmul")
             stall, energy = r.get("stall_cycles"), r.get("energy_pj")
+            mapping = (r["dataflow"], r.get("array_mode"), r.get("split"), r.get("folding"))
             body.append(
                 (
                     r["name"],
                     r["type"],
                     *(str(r[x]) if gemm else "" for x in ("m", "n", "k", "groups")),
                     f"{r['a_bits']}/{r['w_bits']}" if gemm else "",
-                    r["dataflow"] or "",
+                    " ".join(filter(None, mapping)),
                     "" if r["cycles"] is None else f"{r['cycles']:,.0f}",
                     "" if not stall else f"{stall:,.0f}",
                     "" if r["utilization"] is None else f"{100 * r['utilization']:.1f}%",

@@ -141,7 +141,8 @@ def _union_member(tp, tag):
     for member in get_args(tp):
         member = _strip(member)
         if isinstance(member, type) and issubclass(member, BaseModel):
-            field = member.model_fields.get("type") or member.model_fields.get("kind")
+            fields = member.model_fields
+            field = fields.get("type") or fields.get("kind") or fields.get("source")
             if field is not None and tag in get_args(field.annotation):
                 return member
     return None

@@ -319,11 +319,16 @@ def vgg16() -> dict:
     }
 
 
-def _resnet(name: str, block: str, depths: list[int]) -> Net:
-    """torchvision ResNet: BasicBlock (expansion 1) or Bottleneck v1.5 (expansion 4)."""
-    net = Net(name, IMAGE)
-    x = net.conv("conv1", None, 64, 7, stride=2)
-    x = net.pool("pool1", x, "max", 3, 2, 1)
+def _resnet(name: str, block: str, depths: list[int], image=IMAGE, classes: int = 1000) -> Net:
+    """torchvision ResNet: BasicBlock (expansion 1) or Bottleneck v1.5 (expansion 4). With a
+    32x32 ``image``, the CIFAR stem of allenai/hidden-networks ``models/resnet_cifar.py`` (one
+    3x3 stride-1 conv, no max pool) instead of the 7x7 stride-2 conv and 3x3 max pool."""
+    net = Net(name, image)
+    if image[1] == 32:
+        x = net.conv("conv1", None, 64, 3)
+    else:
+        x = net.conv("conv1", None, 64, 7, stride=2)
+        x = net.pool("pool1", x, "max", 3, 2, 1)
     expansion = 1 if block == "basic" else 4
     in_ch = 64
     for stage, blocks in enumerate(depths):
@@ -344,7 +349,7 @@ def _resnet(name: str, block: str, depths: list[int]) -> Net:
             x = net.add(f"{p}.add", [y, shortcut])  # ReLU after the add is fused
             in_ch = planes * expansion
     x = net.pool("avgpool", x, "global_avg")
-    net.fc("fc", x, 1000)
+    net.fc("fc", x, classes)
     return net
 
 
@@ -392,6 +397,56 @@ def resnet50() -> dict:
         "quant": QUANT_UINT,
         "layers": net.layers,
         "_published": 4.089e9,
+    }
+
+
+# Hidden networks (edge-popup, Ramanujan et al., CVPR 2020) as Hiddenite runs them (Hirose
+# et al., ISSCC 2022): every conv and FC weight is a generated +-1 (edge-popup's "signed
+# constant" init) gated by a supermask; activations 8-bit (assumed: Hiddenite's activation
+# width is not in public text we could read).
+QUANT_HIDDEN = {**QUANT_UINT, "w_bits": 1, "w_encoding": "binary"}
+CIFAR = (3, 32, 32)
+
+
+def resnet18_cifar100_hidden() -> dict:
+    net = _resnet("resnet18_cifar100_hidden", "basic", [2, 2, 2, 2], CIFAR, 100)
+    return {
+        "name": "resnet18_cifar100_hidden",
+        "description": (
+            "Hidden-network ResNet-18 for CIFAR-100 (32x32, batch 1), the CIFAR ResNet of "
+            "allenai/hidden-networks models/resnet_cifar.py (cResNet18): 3x3 stride-1 stem conv "
+            "(no max pool), BasicBlock stages [2, 2, 2, 2] with 64-128-256-512 channels, 1x1 "
+            "projection shortcuts, global average pool, FC 512-100. Weights: generated +-1 "
+            "(signed constant) under a supermask (w_bits 1, binary); activations uint8 "
+            "(assumed). BatchNorm folded, ReLU fused."
+        ),
+        "source": (
+            "Ramanujan et al., CVPR 2020 (edge-popup), allenai/hidden-networks "
+            "models/resnet_cifar.py; network for Hiddenite's CIFAR-100 point assumed (Hirose et "
+            "al., ISSCC 2022); GEMM MACs derived by hand: 555,468,800"
+        ),
+        "batch": 1,
+        "quant": QUANT_HIDDEN,
+        "layers": net.layers,
+        "_published": 555_468_800,
+    }
+
+
+def resnet50_hidden() -> dict:
+    built = resnet50()
+    return {
+        **built,
+        "name": "resnet50_hidden",
+        "description": (
+            "Hidden-network ResNet-50 for ImageNet: the layers of workloads/resnet50.yaml "
+            "(torchvision v1.5, 224x224, batch 1) with generated +-1 (signed constant) weights "
+            "under a supermask (w_bits 1, binary) and uint8 activations (assumed)."
+        ),
+        "source": (
+            "Ramanujan et al., CVPR 2020 (edge-popup on ImageNet ResNet-50); network for "
+            "Hiddenite's ImageNet point assumed (Hirose et al., ISSCC 2022); " + built["source"]
+        ),
+        "quant": QUANT_HIDDEN,
     }
 
 
@@ -551,9 +606,16 @@ def bert_base() -> dict:
     }
 
 
-NETWORKS = [alexnet, vgg16, resnet18, resnet50, mobilenet_v1, mobilenet_v2, bert_base]
-EXPECTED_INPUT = {"bert_base": (BERT_SEQ, BERT_HIDDEN)}  # CNNs: IMAGE
-EXPECTED_OUTPUT = {"bert_base": (BERT_SEQ, BERT_HIDDEN)}  # CNNs: (1, 1000)
+NETWORKS = [alexnet, vgg16, resnet18, resnet50, mobilenet_v1, mobilenet_v2, bert_base,
+            resnet18_cifar100_hidden, resnet50_hidden]  # fmt: skip
+EXPECTED_INPUT = {  # CNNs: IMAGE
+    "bert_base": (BERT_SEQ, BERT_HIDDEN),
+    "resnet18_cifar100_hidden": CIFAR,
+}
+EXPECTED_OUTPUT = {  # CNNs: (1, 1000)
+    "bert_base": (BERT_SEQ, BERT_HIDDEN),
+    "resnet18_cifar100_hidden": (1, 100),
+}
 
 
 # --------------------------------------------------------------------------- YAML rendering

@@ -90,6 +90,57 @@ def test_overrides_replace_the_technology_defaults(write):
     assert over["energy_pe_operand_move_pj"] == pytest.approx(1024 * 5 * 0.5)
 
 
+def test_banked_buffer_priced_per_bank(write):
+    """The 8 KB input buffer as 4 banks of 2 KB: the same bytes move, each access touches one
+    2 KB macro. Horowitz's fit E64 ∝ C^0.4726 (technology.yaml, sram.read) gives a per-byte
+    read energy (2048 / 8192)^0.4726 = 0.519 of the unbanked one; the area is four 2 KB
+    macros (more periphery than one 8 KB macro)."""
+    text = ARCH.format(v=0.9).replace(
+        "inputs: {size_bytes: 8192, bytes_per_cycle: 64}",
+        "inputs: {size_bytes: 8192, bytes_per_cycle: 64, banks: 4}",
+    )
+    base = accelsim.simulate(*_load(write))
+    banked = accelsim.simulate(*_load(write, arch_text=text))
+    b, k = base.layer_records()[0], banked.layer_records()[0]
+    assert k["inputs_sram_read_bytes"] == b["inputs_sram_read_bytes"] > 0
+    ratio = (2048 / 8192) ** 0.4726
+    assert k["energy_inputs_sram_read_pj"] == pytest.approx(
+        ratio * b["energy_inputs_sram_read_pj"], rel=1e-3
+    )
+    assert k["energy_inputs_sram_write_pj"] == pytest.approx(
+        ratio * b["energy_inputs_sram_write_pj"], rel=1e-3
+    )
+    assert k["energy_weights_sram_read_pj"] == pytest.approx(b["energy_weights_sram_read_pj"])
+    tech = technology(45, 0.9)
+    assert banked.area_um2["inputs_sram"] == pytest.approx(4 * float(tech.sram_area_um2(2048)))
+    assert banked.area_um2["inputs_sram"] > base.area_um2["inputs_sram"]
+
+
+def test_window_reuse_reads_each_ifmap_element_once_per_pass(write):
+    """A 3x3 conv, padding 1, 4 -> 8 channels on an 8x8 ifmap: GEMM M = 64, K = 36, N = 8.
+    The im2col matrix has 64 * 36 = 2304 elements, the ifmap 4 * 8 * 8 = 256: share = 1/9.
+    Fed through a sliding-window loader the input buffer is read 1/9 as much (same tiling,
+    same DRAM traffic, same compute); nothing else changes."""
+    conv = "{name: c, type: conv, in_channels: 4, out_channels: 8, in_h: 8, in_w: 8, kernel: 3, padding: 1}"
+    wl = accelsim.load_workload(
+        write("w.yaml", f"name: w\nbatch: 1\nquant: {QUANT}\nlayers:\n  - {conv}\n")
+    )
+    text = ARCH.format(v=0.9)
+    reuse = text.replace(
+        "inputs: {size_bytes: 8192,", "inputs: {window_reuse: true, size_bytes: 8192,"
+    )
+    base = accelsim.simulate(accelsim.load_arch(write("a.yaml", text)), wl).layer_records()[0]
+    win = accelsim.simulate(accelsim.load_arch(write("b.yaml", reuse)), wl).layer_records()[0]
+    assert (base["m"], base["n"], base["k"]) == (64, 8, 36)
+    assert base["inputs_sram_read_bytes"] > 0
+    assert win["inputs_sram_read_bytes"] == pytest.approx(base["inputs_sram_read_bytes"] / 9)
+    assert win["energy_inputs_sram_read_pj"] == pytest.approx(
+        base["energy_inputs_sram_read_pj"] / 9
+    )
+    for same in ("dram_read_bytes", "weights_sram_read_bytes", "compute_cycles", "tile_k"):
+        assert win[same] == base[same]
+
+
 def test_tpu_v1_peak_and_area():
     """Jouppi et al., ISCA 2017: 65,536 8-bit MACs at 700 MHz = 91.75 peak TOPS."""
     arch = accelsim.load_arch(ROOT / "arch_configs" / "tpu_v1_like.yaml")
@@ -130,6 +181,8 @@ def test_non_gemm_work_costed_on_the_vector_unit(write):
         (("kind: ddr3", "kind: ddr9"), r"dram\.kind: unknown DRAM kind 'ddr9' \(did you mean 'ddr3'\?\)"),
         (("bytes_per_cycle: 8,", "bytes_per_cycle: 0,"), r"dram\.bytes_per_cycle: out of range; found 0"),
         (("size_bytes: 8192, bytes_per_cycle: 64}\n  weights", "size_bytes: -1, bytes_per_cycle: 64}\n  weights"), r"memories\.inputs\.size_bytes: out of range; found -1"),
+        (("bytes_per_cycle: 64}\n  outputs", "bytes_per_cycle: 64, banks: 0}\n  outputs"), r"memories\.weights\.banks: out of range; found 0"),
+        (("bytes_per_cycle: 64}\n  outputs", "bytes_per_cycle: 64, window_reuse: true}\n  outputs"), r"memories\.weights\.window_reuse: unknown key"),
     ],
 )  # fmt: skip
 def test_bad_technology_and_memory_values(write, change, match):

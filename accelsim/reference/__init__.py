@@ -12,6 +12,8 @@ Everything takes and returns numpy arrays; numba is used only inside this packag
 - ``xnor``: ±1 GEMM on bit-packed operands by XNOR and popcount.
 - ``hidden``: Hiddenite's seed-generated weights and edge-popup supermasks.
 - ``systolic``: the cycle-stepped systolic array (``run_systolic``).
+- ``systolic_pe``: the same array of ``bit_fusion``, ``bit_serial`` or ``xnor`` PEs
+  (``run_systolic_pe``).
 """
 
 from accelsim.reference.bitserial import bitserial_gemm, unpu_lut_gemm
@@ -44,6 +46,7 @@ from accelsim.reference.quant import (
     storage_dtype,
 )
 from accelsim.reference.systolic import run_systolic
+from accelsim.reference.systolic_pe import run_systolic_pe
 from accelsim.reference.xnor import pack_bits, unpack_bits, xnor_gemm
 
 __all__ = [
@@ -70,6 +73,7 @@ __all__ = [
     "requantize_fixed",
     "rounding_divide_by_pot",
     "run_systolic",
+    "run_systolic_pe",
     "saturating_rounding_doubling_high_mul",
     "storage_dtype",
     "supermask",
