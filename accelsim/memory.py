@@ -101,7 +101,9 @@ def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
     return read, write, parts
 
 
-def choose_tiling(m, n, k, share, bits, sizes, g: int, bytes_per_cycle: float, tile_cycles):
+def choose_tiling(
+    m, n, k, share, bits, sizes, g: int, bytes_per_cycle: float, tile_cycles, alike=()
+):
     """Best legal tiling per layer, for each dataflow; identical layers are searched once.
 
     ``bits = (a, w, acc, out)`` arrays; ``sizes = (inputs, weights, outputs)`` bytes;
@@ -109,12 +111,15 @@ def choose_tiling(m, n, k, share, bits, sizes, g: int, bytes_per_cycle: float, t
     cycles of one tile. Returns, per dataflow, a dict of per-layer arrays: ``tm, tn, tk,
     order`` (index into ORDERS), DRAM ``read, write`` bytes per group and their parts
     ``inputs_read, weights_read, spill`` (partial sums out and back), and ``fits`` (False
-    where not even the smallest tile fits a buffer).
+    where not even the smallest tile fits a buffer). ``alike``: further per-layer arrays
+    that ``tile_cycles`` depends on (the PE's packing): layers are identical only if these
+    are equal too.
     """
-    keys = np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)], axis=1)
+    columns = (m, n, k, share, *bits, *alike)
+    keys = np.stack([np.asarray(v, dtype=np.float64) for v in columns], axis=1)
     unique, inverse = np.unique(keys, axis=0, return_inverse=True)
     dims = unique[:, :3].astype(np.int64).T
-    u_bits = tuple(unique[:, 4:].T)
+    u_bits = tuple(unique[:, 4:8].T)
     found = _search(*dims, unique[:, 3], u_bits, sizes, g, bytes_per_cycle, tile_cycles, inverse)
     return [{key: value[inverse.reshape(-1)] for key, value in f.items()} for f in found]
 

@@ -191,7 +191,7 @@ def evaluate(arch: Arch, x: dict) -> dict:
 
         tilings = choose_tiling(
             m, n, k, x["share"], bits, sizes, min(arch.rows, arch.cols),
-            dram.bytes_per_cycle, [tile_cycles(df) for df in arch.dataflows],
+            dram.bytes_per_cycle, [tile_cycles(df) for df in arch.dataflows], (pack, step),
         )  # fmt: skip
     if mem is not None:
         for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):

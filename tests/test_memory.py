@@ -1,7 +1,7 @@
 """Tiling, DRAM traffic and stalls (accelsim/memory.py): hand derivations and invariants."""
 
 import numpy as np
-from conftest import QUANT
+from conftest import QUANT, ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -116,3 +116,33 @@ def test_more_bandwidth_never_slower_and_stalls_nonnegative(write):
         )
         assert previous is None or row["cycles"] <= previous
         previous = row["cycles"]
+
+
+def test_layers_alike_in_shape_but_not_in_packing_are_tiled_apart(write):
+    """Two layers with equal GEMM shape (m=64, n=16, k=36), input share (1: stride 3 leaves
+    no overlap) and bits, but a different packing on a bit_fusion PE at 2/2 bits (16 MACs
+    per fusion unit per step): a 3x3 stride-3 conv over 4 channels of a 24x24 input (k_run =
+    4: 9 runs of ceil(4/16) = 1 step, 9 steps) and a 1x1 conv over 36 channels of an 8x8
+    input (k_run = 36: ceil(36/16) = 3 steps). Their best tilings differ (the search breaks
+    traffic ties by estimated time, which depends on the packing). The tiling search may share work between identical layers only: in one
+    workload each must cost exactly what it costs alone."""
+    arch = accelsim.load_arch(ROOT / "arch_configs" / "bitfusion.yaml")
+    quant = "{a_bits: 2, w_bits: 2, acc_bits: 32, out_bits: 8, a_encoding: int, w_encoding: int}"
+    layers = {
+        "c3": "{name: c3, type: conv, in_channels: 4, out_channels: 16, in_h: 24, in_w: 24, "
+        "kernel: 3, stride: 3}",
+        "c1": "{name: c1, type: conv, in_channels: 36, out_channels: 16, in_h: 8, in_w: 8, "
+        "kernel: 1}",
+    }
+
+    def run(names):
+        text = f"name: w\nbatch: 1\nquant: {quant}\nlayers:\n"
+        text += "".join(f"  - {layers[n]}\n" for n in names)
+        wl = accelsim.load_workload(write("w.yaml", text))
+        return {r["name"]: r for r in accelsim.simulate(arch, wl).layer_records()}
+
+    both = run(["c3", "c1"])
+    for name in layers:
+        alone = run([name])[name]
+        assert both[name]["cycles"] == alone["cycles"], name
+    assert both["c3"]["cycles"] > both["c1"]["cycles"]  # 9 steps against 3
