@@ -250,7 +250,9 @@ def evaluate(arch: Arch, x: dict) -> dict:
             if arch.timing == "accelsim":  # scalesim timing is SCALE-Sim's stall-free CALC mode
                 bw = dram.bytes_per_cycle
                 pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * w_dram) / 8 / bw
-                epi = tm * tn * x["out_bits"] / 8 / bw
+                # the last output tile written is the edge tile in m and n (first tiles are whole)
+                last_m, last_n = m - (np.ceil(m / tm) - 1) * tm, n - (np.ceil(n / tn) - 1) * tn
+                epi = last_m * last_n * x["out_bits"] / 8 / bw
                 sram = np.max(  # cycles each buffer's ports need
                     [
                         (read_in + d_in) / mem.inputs.bytes_per_cycle,

@@ -113,6 +113,14 @@ class CostOracle:
 
     def __init__(self, arch, workload, objective: str = "latency"):
         check_objective(objective)
+        # a table adds layer costs: only right when a layer's cost does not depend on others
+        for field, what in (("reconfig", "mode switches between layers"),
+                            ("execution", "a pipeline's stages sharing one PE budget")):  # fmt: skip
+            if getattr(arch.spec, field) is not None:
+                raise _problem(
+                    field, f"arch {arch.name!r}: layer costs are not additive ({what})",
+                    found=field, allowed="an arch without reconfig or execution sections",
+                )  # fmt: skip
         self.arch, self.workload, self.objective = arch, workload, objective
         self.layers: tuple[Layer, ...] = tuple(la for la in workload.layers if la.is_gemm)
         if not self.layers:

@@ -259,3 +259,14 @@ def test_lut_command_bad_input_exits_2(tmp_path):
     )  # fmt: skip
     assert wrong.returncode == 2
     assert "output: the table is a NumPy .npy file; found" in wrong.stderr
+
+
+@pytest.mark.parametrize("design", ["reconfig_128x128", "finn_zc706"])
+def test_oracle_refuses_archs_whose_layer_costs_are_not_additive(design):
+    """A reconfigurable array pays for mode switches between layers and a layer-pipelined
+    design shares one PE budget among its stages: a per-layer table cannot sum to their
+    totals, so the oracle refuses them by name."""
+    arch = accelsim.load_arch(ROOT / "arch_configs" / f"{design}.yaml")
+    wl = accelsim.load_workload(ROOT / "workloads" / "finn_sfc.yaml")
+    with pytest.raises(ConfigError, match="not additive"):
+        CostOracle(arch, wl)
