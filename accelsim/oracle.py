@@ -114,8 +114,11 @@ class CostOracle:
     def __init__(self, arch, workload, objective: str = "latency"):
         check_objective(objective)
         # a table adds layer costs: only right when a layer's cost does not depend on others
-        for field, what in (("reconfig", "mode switches between layers"),
-                            ("execution", "a pipeline's stages sharing one PE budget")):  # fmt: skip
+        not_additive = (
+            ("reconfig", "mode switches between layers"),
+            ("execution", "a pipeline's stages sharing one PE budget"),
+        )
+        for field, what in not_additive:
             if getattr(arch.spec, field) is not None:
                 raise _problem(
                     field, f"arch {arch.name!r}: layer costs are not additive ({what})",
