@@ -13,11 +13,9 @@ from accelsim._version import __version__
 from accelsim.arch import Arch, load_arch
 from accelsim.errors import ConfigError
 from accelsim.model import simulate
-from accelsim.oracle import CostOracle
 from accelsim.pipeline import load_folding
 from accelsim.quant import QuantSpec
 from accelsim.report import Report
-from accelsim.sweeps import sweep
 from accelsim.workload import Assignment, Layer, Workload, load_assignment, load_workload
 
 __all__ = [
@@ -37,3 +35,15 @@ __all__ = [
     "simulate",
     "sweep",
 ]
+
+
+def __getattr__(name):
+    """``sweep`` and ``CostOracle`` load on first use: ``import accelsim`` stays light."""
+    if name == "sweep":
+        from accelsim.sweeps import sweep as found
+    elif name == "CostOracle":
+        from accelsim.oracle import CostOracle as found
+    else:
+        raise AttributeError(f"module 'accelsim' has no attribute {name!r}")
+    globals()[name] = found
+    return found

@@ -37,7 +37,7 @@ MAX_BITS = 32
 @functools.cache
 def _data() -> dict:
     text = resources.files("accelsim").joinpath("data/technology.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # C: 10x faster
 
 
 def technology_data() -> dict:
