@@ -241,8 +241,8 @@ def refine(arch, x: dict, rows: dict, parts, timeline: list | None = None) -> No
         jobs = []
         for sub, dims, tiling, groups, copies in plans[i]:
             order = "".join(ORDERS[tiling["order"]]) if "order" in tiling else "mnk"
-            bits = (x["a_bits"][i], src.dram_bits(x["w_bits"])[i], x["acc_bits"][i],
-                    x["out_bits"][i])  # fmt: skip
+            w_dram = src.dram_bits(x["w_bits"], x.get("mask_density"))[i]
+            bits = (x["a_bits"][i], w_dram, x["acc_bits"][i], x["out_bits"][i])
             tile = (tiling["tm"], tiling["tn"], tiling["tk"])
             t = tiles(*dims, *tile, order, bits, x["share"][i], x["pack"][i], x["step"][i],
                       sub, rows["dataflow"][i])  # fmt: skip

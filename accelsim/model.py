@@ -169,7 +169,9 @@ def evaluate(arch: Arch, x: dict) -> dict:
     """
     m, n, k, g, pack, step = x["m"], x["n"], x["k"], x["groups"], x["pack"], x["step"]
     source = arch.spec.weights  # accelsim.weights: what crosses DRAM, generator counts
-    w_dram = source.dram_bits(x["w_bits"])  # bits per weight in DRAM and the weight buffer
+    w_dram = source.dram_bits(
+        x["w_bits"], x.get("mask_density")
+    )  # bits per weight in DRAM and the weight buffer
     bits = (x["a_bits"], w_dram, x["acc_bits"], x["out_bits"])
     mem, dram = arch.spec.memories, arch.spec.dram
     reason = list(x["reason"])

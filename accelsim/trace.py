@@ -36,6 +36,8 @@ field                       what
 ``outputs_zero_point``      integer, per tensor (needs ``outputs_scale``)
 ``bias``                    integer, ``(channels,)``, added to the accumulator before the
                             outputs (ONNX QLinearConv's int32 ``B``)
+``supermask``               0/1 (or bool), the shape of ``weights``: which generated weights a
+                            hidden network keeps (Hiddenite, `accelsim.reference.supermask`)
 ==========================  ====================================================================
 
 Every field is optional; a layer may have only weights or only sample activations. Codes
@@ -70,6 +72,11 @@ Value-aware costs
   ``max(1, non-zero planes) / w_bits`` (a step still takes a cycle). This assumes each PE
   skips its own planes (no lock-step with its neighbours): an optimistic bound. ``binary``
   weights (one plane, one cycle) are not affected.
+* ``supermask_density``: the fraction of ones in the layer's ``supermask``. On an arch with
+  generated weights (``weights.source: generated``, `accelsim.weights`) it replaces the
+  configured ``supermask.density`` for that layer: the mask's DRAM bytes follow the measured
+  density (entropy encoding). A layer without a supermask keeps the configured density and
+  is listed under ``assumed``.
 
 The model applies these as per-layer multipliers on the PE action counts and the step cycles
 (`value_aware`, called by `accelsim.model.simulate`). The report's provenance gets a ``data``
@@ -93,7 +100,7 @@ from accelsim.workload import Layer, Workload, pair
 
 FIELDS = (
     "weights", "weights_scale", "weights_zero_point", "inputs", "inputs_scale",
-    "inputs_zero_point", "outputs", "outputs_scale", "outputs_zero_point", "bias",
+    "inputs_zero_point", "outputs", "outputs_scale", "outputs_zero_point", "bias", "supermask",
 )  # fmt: skip
 INT_FIELDS = ("weights", "weights_zero_point", "inputs", "inputs_zero_point", "outputs",
               "outputs_zero_point", "bias")  # fmt: skip
@@ -216,7 +223,15 @@ def _check_layer(layer: Layer, given: dict, file: str) -> tuple[dict, list[Probl
         arr = _as_array(value, path, file, problems)
         if arr is None:
             continue
-        if key in INT_FIELDS:
+        if key == "supermask":
+            if not (arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer)) or (
+                arr.size and not np.all((arr == 0) | (arr == 1))
+            ):
+                found = str(arr.dtype) if arr.dtype.kind not in "biu" else "values other than 0/1"
+                problems.append(Problem(file, None, path, "a supermask holds 0/1 flags", found,
+                                        "bool, or integers 0 and 1"))  # fmt: skip
+                continue
+        elif key in INT_FIELDS:
             if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
                 problems.append(Problem(file, None, path, "must hold integer codes", str(arr.dtype),
                                         "an integer dtype (int8, uint8, int32, ...)"))  # fmt: skip
@@ -273,6 +288,9 @@ def _check_layer(layer: Layer, given: dict, file: str) -> tuple[dict, list[Probl
     w = out.get("weights")
     if w is not None and w.shape != lay.weights:
         bad_shape("weights", w, f"{lay.weights} = {lay.weights_names}")
+    mask = out.get("supermask")
+    if mask is not None and mask.shape != lay.weights:
+        bad_shape("supermask", mask, f"{lay.weights} = {lay.weights_names}: the weights' shape")
     x = out.get("inputs")
     if x is not None and (x.ndim < 2 or x.shape[0] < 1 or x.shape[1:] not in lay.inputs):
         allowed = " or ".join(f"(samples, {', '.join(map(str, s))})" for s in lay.inputs)
@@ -553,6 +571,9 @@ def statistics(layer: Layer, tensors: dict, group: int = 1) -> dict:
         out["weights_zero_fraction"] = float(np.mean(w == zp)) if w.size else 0.0
         if layer.quant.w_encoding != "binary":
             out.update(bitplane_statistics(layer, w, group))
+    mask = tensors.get("supermask")
+    if mask is not None and mask.size:
+        out["supermask_density"] = float(np.mean(mask))
     return out
 
 
@@ -575,6 +596,7 @@ def value_aware(arch, wl: Workload, x: dict, trace: Trace | None):
     tech = arch.spec.technology
     gating = bool(tech is not None and getattr(tech, "zero_gating", False))
     skipping = bool(getattr(arch.pe, "skip_zero_bitplanes", False))
+    masked = arch.spec.weights.source == "generated"
     assumed = []
     if trace is None:
         if gating:
@@ -601,8 +623,9 @@ def value_aware(arch, wl: Workload, x: dict, trace: Trace | None):
     if problems:
         raise ConfigError(problems)
     step = x["step"].astype(np.float64)
+    density = np.full(len(wl.layers), np.nan)  # measured supermask density, NaN: configured
     data_layers: dict = {}
-    no_inputs, no_weights = [], []
+    no_inputs, no_weights, no_mask = [], [], []
     for i, layer in enumerate(wl.layers):
         if not layer.is_gemm:
             continue
@@ -611,6 +634,7 @@ def value_aware(arch, wl: Workload, x: dict, trace: Trace | None):
         if t is None:
             no_inputs.append(layer.name)
             no_weights.append(layer.name)
+            no_mask.append(layer.name)
             continue
         if layer.quant != trace.quants[layer.name]:
             data_layers[layer.name] = {
@@ -641,9 +665,21 @@ def value_aware(arch, wl: Workload, x: dict, trace: Trace | None):
                 if action in x["pe_actions"]:
                     x["pe_actions"][action][i] *= keep
                     applied[f"pe_{action}_scale"] = applied.get(f"pe_{action}_scale", 1.0) * keep
+        if masked and "supermask_density" in stats:
+            density[i] = stats["supermask_density"]
+            applied["supermask_density"] = stats["supermask_density"]
+        elif masked:
+            no_mask.append(layer.name)
         data_layers[layer.name] = {**stats, "applied": applied}
     if skipping and np.any(step != x["step"]):
         x["step"] = step
+    if masked:
+        x["mask_density"] = density
+    if masked and no_mask:
+        configured = arch.spec.weights.supermask.density
+        assumed.append(Assumed("supermask_density", configured, "the trace has no supermask "
+                               "of layers " + ", ".join(no_mask) + ": their mask bytes follow "
+                               "the configured weights.supermask.density"))  # fmt: skip
     if gating and no_inputs:
         assumed.append(Assumed("inputs_zero_fraction", 0.0, "technology.zero_gating is on but "
                                "the trace has no sample activations of layers "

@@ -69,7 +69,7 @@ class DramWeights(Strict):
 
     source: Literal["dram"]
 
-    def dram_bits(self, w_bits: np.ndarray) -> np.ndarray:
+    def dram_bits(self, w_bits: np.ndarray, density=None) -> np.ndarray:
         """Bits per weight in DRAM and in the weight buffer."""
         return w_bits
 
@@ -90,10 +90,7 @@ class Supermask(Strict):
     @property
     def bits_per_weight(self) -> float:
         """Stored mask bits per weight (module docstring)."""
-        if self.encoding == "raw":
-            return 1.0
-        d = self.density
-        return 0.0 if d == 1 else -d * math.log2(d) - (1 - d) * math.log2(1 - d)
+        return mask_bits(self.density, self.encoding)
 
 
 class Generator(Strict):
@@ -108,8 +105,15 @@ class GeneratedWeights(Strict):
     supermask: Supermask
     generator: Generator
 
-    def dram_bits(self, w_bits: np.ndarray) -> np.ndarray:
-        return np.full(np.shape(w_bits), self.supermask.bits_per_weight)
+    def dram_bits(self, w_bits: np.ndarray, density=None) -> np.ndarray:
+        """Mask bits per weight; ``density``: per-layer measured densities (a trace's
+        supermasks, `accelsim.trace`), NaN where the configured one applies."""
+        bits = np.full(np.shape(w_bits), self.supermask.bits_per_weight)
+        if density is not None:
+            measured = ~np.isnan(density)
+            encoding = self.supermask.encoding
+            bits[measured] = [mask_bits(d, encoding) for d in density[measured]]
+        return bits
 
     def counts(self, generated: np.ndarray) -> dict:
         return {("generator", "weights"): generated}
@@ -125,6 +129,14 @@ class GeneratedWeights(Strict):
 
 
 WeightSource = DramWeights | GeneratedWeights
+
+
+def mask_bits(density: float, encoding: str) -> float:
+    """Stored bits per weight of a supermask: 1 raw, or its binary entropy H(density)."""
+    if encoding == "raw":
+        return 1.0
+    d = density
+    return 0.0 if d in (0, 1) else -d * math.log2(d) - (1 - d) * math.log2(1 - d)
 
 
 def generator_pj_per_weight(tech, w_bits) -> np.ndarray:

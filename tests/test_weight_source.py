@@ -15,6 +15,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import accelsim
@@ -245,3 +246,45 @@ def test_hiddenite_validation_tolerances():
     int8 = rows["weight traffic hidden / int8 dense"]
     assert abs(bnn["rel_error"]) < 1e-4
     assert abs(int8["rel_error"]) < 0.05
+
+
+def test_a_traces_supermask_sets_the_layers_mask_bytes(tmp_path):
+    """The arch states density 0.25 (entropy: 13 bytes for the 128 weights, above); the
+    trace's supermask keeps 64 of the 128 weights: measured density 0.5, H(0.5) = 1 bit per
+    weight, 128 x 1 / 8 = 16 bytes. The provenance lists the measured density under
+    ``data``; without a supermask the configured density is listed under ``assumed``."""
+    from accelsim.trace import make_trace
+
+    arch = _generated(tmp_path, 0.25, "entropy")
+    path = tmp_path / "wl.yaml"
+    path.write_text(WORKLOAD)
+    wl = accelsim.load_workload(path)
+    mask = np.zeros((8, 16), dtype=np.uint8)  # fc weights: [out_features, in_features]
+    mask[:, ::2] = 1
+    masked = accelsim.simulate(arch, wl, trace=make_trace(wl, {"fc": {"supermask": mask}}))
+    assert masked.layers.iloc[0]["dram_weights_read_bytes"] == 16
+    data = masked.provenance["data"]["layers"]["fc"]
+    assert data["supermask_density"] == 0.5 and data["applied"]["supermask_density"] == 0.5
+    weights_only = {"weights": np.ones((8, 16), dtype=np.int8)}
+    unmasked = accelsim.simulate(arch, wl, trace=make_trace(wl, {"fc": weights_only}))
+    assert unmasked.layers.iloc[0]["dram_weights_read_bytes"] == 13
+    assumed = {a["name"]: a["value"] for a in unmasked.provenance["assumed"]}
+    assert assumed["supermask_density"] == 0.25
+
+
+@pytest.mark.parametrize(
+    ("mask", "message"),
+    [
+        (np.full((8, 16), 2, dtype=np.int8), "a supermask holds 0/1 flags"),
+        (np.ones((8, 16), dtype=np.float32), "a supermask holds 0/1 flags"),
+        (np.ones((16, 8), dtype=bool), "shape does not match"),
+    ],
+)
+def test_a_bad_supermask_is_a_config_error(tmp_path, mask, message):
+    from accelsim.trace import make_trace
+
+    path = tmp_path / "wl.yaml"
+    path.write_text(WORKLOAD)
+    wl = accelsim.load_workload(path)
+    with pytest.raises(accelsim.ConfigError, match=message):
+        make_trace(wl, {"fc": {"supermask": mask}})
