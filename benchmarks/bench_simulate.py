@@ -41,6 +41,11 @@ def main() -> None:
     print(f"  load arch + workload (YAML)  {load * 1e3:8.3f} ms")
     print(f"  `accelsim run` end to end    {cli * 1e3:8.1f} ms")
     print(f"  bare `python -c pass`        {bare * 1e3:8.1f} ms")
+    edge = accelsim.load_arch(ROOT / "arch_configs" / "edge_32x32.yaml")
+    sim = median_seconds(lambda: accelsim.simulate(edge, wl), 200)
+    print(
+        f"  accelsim.simulate on {edge.name} ({len(edge.dataflows)} dataflows)  {sim * 1e3:.3f} ms"
+    )
 
 
 if __name__ == "__main__":
