@@ -98,6 +98,9 @@ class TechnologyConfig(Strict):
     voltage_v: PositiveFloat | None = None
     mac_pj_scale: PositiveFloat = 1.0
     register_pj_per_byte: PositiveFloat | None = None
+    # leakage power density of the whole chip at this node and supply (nW per um^2 of the
+    # modelled area, used as given); default: the technology table's, node- and V-scaled
+    leakage_nw_per_um2: Annotated[float, Field(ge=0)] | None = None
     zero_gating: bool = False  # value-aware costs (accelsim.trace)
 
     @model_validator(mode="after")

@@ -89,8 +89,12 @@ def leakage_pj_per_cycle(arch, tech) -> float:
     """Leakage of the whole chip for one cycle, at the leakage density of BitFusion's
     synthesized 45 nm logic over all the area. (CACTI's high-performance SRAM cells leak
     about 8x more per um^2; with them, SRAM leakage dominates every design, which published
-    low-power chips do not show.)"""
+    low-power chips do not show.) ``technology.leakage_nw_per_um2`` in the arch replaces that
+    density, as given."""
     area = sum(area_um2(arch, tech).values())
+    density = arch.spec.technology.leakage_nw_per_um2  # the arch's override, if any
+    if density is not None:
+        return float(density * area * 1e-9 / arch.clock_hz * 1e12)  # W / Hz -> pJ per cycle
     return float(tech.leakage_pj_per_cycle(area, arch.clock_hz, kind="logic"))
 
 

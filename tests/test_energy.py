@@ -8,6 +8,7 @@ import pytest
 from conftest import QUANT, ROOT
 
 import accelsim
+from accelsim.arch import with_changes
 from accelsim.energy import unit_prices
 from accelsim.model import layer_arrays
 from accelsim.technology import technology
@@ -194,3 +195,31 @@ def test_memories_without_dram_is_an_error(write):
     text = ARCH.format(v=0.9).replace("dram: {bytes_per_cycle: 8, kind: ddr3}\n", "")
     with pytest.raises(accelsim.ConfigError, match="memories and dram go together"):
         accelsim.load_arch(write("a.yaml", text))
+
+
+@pytest.mark.parametrize("density", [0.0, 2.0, 35.5])
+def test_leakage_density_override(density):
+    """``technology.leakage_nw_per_um2: d`` replaces the table's leakage density: the chip
+    leaks d nW per um^2 of its modelled area, i.e. d * area_um2 * 1e-9 W, which over one
+    cycle of a clock f is d * area_um2 * 1e-9 / f * 1e12 pJ; a layer of c cycles pays c
+    times that. Nothing else changes."""
+    base = accelsim.load_arch(ROOT / "arch_configs" / "edge_32x32.yaml")
+    arch = with_changes(base, {"technology.leakage_nw_per_um2": density})
+    wl = accelsim.load_workload(ROOT / "workloads" / "resnet18.yaml")
+    report, plain = accelsim.simulate(arch, wl), accelsim.simulate(base, wl)
+    per_cycle = density * report.total["area_mm2"] * 1e6 * 1e-9 / arch.clock_hz * 1e12
+    leak = np.nan_to_num(report.layers["energy_chip_leakage_pj"].to_numpy())
+    cycles = np.nan_to_num(report.layers["cycles"].to_numpy(dtype=float))
+    gemm = np.nan_to_num(report.layers["macs"].to_numpy(dtype=float)) > 0
+    assert leak[gemm] == pytest.approx(cycles[gemm] * per_cycle, rel=1e-9, abs=1e-9)
+    assert report.total["cycles"] == plain.total["cycles"]
+    other = report.total["energy_pj"] - np.nansum(leak)
+    plain_leak = np.nansum(plain.layers["energy_chip_leakage_pj"].to_numpy())
+    assert other == pytest.approx(plain.total["energy_pj"] - plain_leak, rel=1e-9)
+
+
+def test_negative_leakage_density_is_a_config_error(write):
+    path = write("a.yaml", (ROOT / "arch_configs" / "edge_32x32.yaml").read_text()
+                 .replace("technology: {", "technology: {leakage_nw_per_um2: -1, "))  # fmt: skip
+    with pytest.raises(accelsim.ConfigError, match=r"technology.leakage_nw_per_um2"):
+        accelsim.load_arch(path)
