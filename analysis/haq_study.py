@@ -2,7 +2,9 @@
 hardware is not the right one for another (Wang et al., CVPR 2019, Sections 4.2-4.3).
 
     python analysis/haq_study.py     # ~5 min on 2 cores; writes analysis/figures/haq_*.png
-                                     # and analysis/figures/haq_study.csv, prints the table
+                                     # and analysis/figures/haq_study.csv, prints the table,
+                                     # and ships the evolutionary search's policies as
+                                     # workloads/assignments/digits_mlp_<design>_<metric>.yaml
 
 Network: the digits MLP (``workloads/digits_mlp.yaml``, weights trained by
 ``analysis/haq_train_digits.py``), quantized inference through the bit-accurate reference
@@ -26,6 +28,7 @@ import csv
 from pathlib import Path
 
 import accelsim
+from accelsim.onnx_import import assignment_to_yaml
 from accelsim.search import (
     BudgetRule,
     DigitsMLP,
@@ -36,6 +39,7 @@ from accelsim.search import (
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "analysis" / "figures"
+ASSIGNMENTS = ROOT / "workloads" / "assignments"
 DESIGNS = {"bitfusion": "bit_fusion", "unpu": "bit_serial"}
 METRICS = {"latency": "latency_s", "energy": "energy_pj"}
 RATIO = 0.62
@@ -79,6 +83,8 @@ def main() -> None:
                     row[f"{metric}_on_{other}"] = relative(result.strategy, other, metric)
                 rows.append(row)
                 print(row, flush=True)
+                if name == "evolutionary":
+                    write_assignment(oracles[design].names, result.strategy, design, metric, row)
     uniform = [
         {"metric": m, "searched_for": "uniform", "search": f"{b}/{b}",
          "strategy": " ".join(["8/8"] + [f"{b}/{b}"] * 3 + ["8/8"]),
@@ -89,6 +95,21 @@ def main() -> None:
     write_csv(rows + uniform)
     print_table(rows + uniform)
     plot(rows, clouds, net, relative)
+
+
+def write_assignment(layers, strategy, design, metric, row) -> None:
+    """The policy as an assignment file (`accelsim run ARCH WORKLOAD --assignment FILE`)."""
+    name = f"digits_mlp_{design}_{metric}"
+    bits = {la: {"w_bits": int(w), "a_bits": int(a)} for la, (w, a) in zip(layers, strategy)}
+    text = assignment_to_yaml(accelsim.workload.make_assignment(name, bits))
+    text = text.replace(
+        "description: ''",
+        f"description: evolutionary search (analysis/haq_study.py, seed {SEED}) for the most "
+        f"accurate policy within {RATIO} x the 8/8 {metric} on {design}; test accuracy "
+        f"{row['test_accuracy']:.2f}%",
+    )
+    ASSIGNMENTS.mkdir(parents=True, exist_ok=True)
+    (ASSIGNMENTS / f"{name}.yaml").write_text(text)
 
 
 def write_csv(rows) -> None:
