@@ -232,16 +232,16 @@ def with_changes(arch: Arch, changes: dict) -> Arch:
             else:
                 node = node[key]
     doc = Doc("<changes>", data, {})
-    spec = validate(ArchFile, doc, _tuples(data))
+    spec = validate(ArchFile, doc, as_tuples(data))
     check_modes(spec, doc)
     assumed = tuple(a for a in arch.assumed if a.name not in changes)
     return Arch(spec, arch.file, arch.sha256, assumed)
 
 
-def _tuples(value):
+def as_tuples(value):
     """Lists to tuples, as the YAML reader gives them (the models are strict about it)."""
     if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
+        return {k: as_tuples(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return tuple(_tuples(v) for v in value)
+        return tuple(as_tuples(v) for v in value)
     return value

@@ -406,6 +406,23 @@ def _breakdown(parts, span=slice(None)) -> dict | None:
     return out
 
 
+def layer_columns(layers, x: dict) -> dict:
+    """The report columns that say what each layer is: name, type, GEMM view (0 for non-GEMM
+    layers), element count, precision and MACs."""
+    gemm = x["gemm"]
+    return {
+        "name": [la.name for la in layers],
+        "type": [la.type for la in layers],
+        **{key: np.where(gemm, x[key], 0) for key in ("m", "n", "k", "groups")},
+        "elements": x["elements"],
+        "a_bits": x["a_bits"],
+        "w_bits": x["w_bits"],
+        "a_encoding": [la.quant.a_encoding for la in layers],
+        "w_encoding": [la.quant.w_encoding for la in layers],
+        "macs": np.where(gemm, x["m"] * x["n"] * x["k"] * x["groups"], 0),
+    }
+
+
 def _layer_rows(arch: Arch, layers, x: dict, objective: str):
     """The report columns of ``layers`` (one value per layer) and the energy breakdown as
     ``[((component, action), pJ per layer), ...]`` (None without a technology section)."""
@@ -433,18 +450,7 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
         return a[pick, cols]
 
     rows = {
-        "name": [la.name for la in layers],
-        "type": [la.type for la in layers],
-        "m": np.where(x["gemm"], x["m"], 0),
-        "n": np.where(x["gemm"], x["n"], 0),
-        "k": np.where(x["gemm"], x["k"], 0),
-        "groups": np.where(x["gemm"], x["groups"], 0),
-        "elements": x["elements"],
-        "a_bits": x["a_bits"],
-        "w_bits": x["w_bits"],
-        "a_encoding": [la.quant.a_encoding for la in layers],
-        "w_encoding": [la.quant.w_encoding for la in layers],
-        "macs": np.where(x["gemm"], x["m"] * x["n"] * x["k"] * x["groups"], 0),
+        **layer_columns(layers, x),
         "pe_macs_per_cycle": x["pack"] / x["step"],
         "pe_peak_macs_per_cycle": x["peak"],
         "dataflow": [

@@ -254,7 +254,7 @@ def simulate_pipelined(arch, wl, assignment, objective, trace=None, folding=None
     """`accelsim.simulate` for an arch whose ``execution.mode`` is ``layer_pipelined``:
     ``folding`` a `Folding` for this workload, or None for the folding search."""
     from accelsim.energy import vector_work
-    from accelsim.model import NOT_COSTED, layer_arrays
+    from accelsim.model import NOT_COSTED, layer_arrays, layer_columns
     from accelsim.report import Report, provenance
 
     if arch.spec.execution is None:
@@ -287,20 +287,8 @@ def simulate_pipelined(arch, wl, assignment, objective, trace=None, folding=None
     vec = vector_work(arch, x)
     cycles = np.where(run, cycles, vec["cycles"])
     lanes = pe * simd
-    macs = np.where(x["gemm"], x["m"] * x["n"] * x["k"] * x["groups"], 0)
     rows = {
-        "name": [la.name for la in wl.layers],
-        "type": [la.type for la in wl.layers],
-        "m": np.where(x["gemm"], x["m"], 0),
-        "n": np.where(x["gemm"], x["n"], 0),
-        "k": np.where(x["gemm"], x["k"], 0),
-        "groups": np.where(x["gemm"], x["groups"], 0),
-        "elements": x["elements"],
-        "a_bits": x["a_bits"],
-        "w_bits": x["w_bits"],
-        "a_encoding": [la.quant.a_encoding for la in wl.layers],
-        "w_encoding": [la.quant.w_encoding for la in wl.layers],
-        "macs": macs,
+        **layer_columns(wl.layers, x),
         "pe": pe,
         "simd": simd,
         "lanes": lanes,
@@ -329,6 +317,7 @@ def simulate_pipelined(arch, wl, assignment, objective, trace=None, folding=None
     costed = np.asarray(report.columns["costed"], dtype=bool)
     busy = np.where(costed, cycles, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
+        macs = report.columns["macs"]
         report.columns["utilization"] = np.where(run, macs / (busy * lanes / step), np.nan)
     total = report.total
     per_cycle = float(np.sum(np.where(run, lanes / step, 0.0)))

@@ -68,6 +68,7 @@ import numpy as np
 from pydantic import Field
 
 from accelsim._version import __version__
+from accelsim.arch import as_tuples
 from accelsim.errors import ConfigError, Problem, did_you_mean
 from accelsim.schema import Strict, validate
 from accelsim.yamlio import Doc, read_yaml
@@ -276,14 +277,6 @@ def _plain(value):
     return value
 
 
-def _tuples(value):
-    if isinstance(value, dict):
-        return {k: _tuples(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return tuple(_tuples(v) for v in value)
-    return value
-
-
 def _json(value) -> str:
     return json.dumps(_plain(value), sort_keys=True)
 
@@ -331,7 +324,7 @@ def load_spec(spec) -> Plan:
     from accelsim.workload import load_assignment, load_workload
 
     if isinstance(spec, dict):
-        doc, base = Doc("<sweep spec>", _tuples(spec), {}), Path.cwd()
+        doc, base = Doc("<sweep spec>", as_tuples(spec), {}), Path.cwd()
     else:
         doc, base = read_yaml(spec), Path(spec).resolve().parent
     sf = validate(SweepFile, doc)

@@ -12,27 +12,17 @@ its loads (when it has any) and one for its store (when it ends a visit to its o
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
+from bench_simulate import median_seconds  # benchmarks/ is on sys.path when run
 
 import accelsim
 from accelsim.arch import with_changes
 
 ROOT = Path(__file__).resolve().parent.parent
 DESIGNS = ("tpu_v1_like", "edge_32x32", "reconfig_128x128", "bitfusion")
-
-
-def median_seconds(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def speed() -> None:

@@ -9,11 +9,10 @@ and, for scale, one `simulate` with that assignment. Medians; prints a table.
 
 from __future__ import annotations
 
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+from bench_simulate import median_seconds  # benchmarks/ is on sys.path when run
 
 import accelsim
 from accelsim.oracle import CostOracle
@@ -22,15 +21,6 @@ from accelsim.workload import make_assignment
 ROOT = Path(__file__).resolve().parent.parent
 WL = ROOT / "workloads" / "resnet50.yaml"
 ARCHS = ("bitfusion", "unpu", "tpu_v1_like")
-
-
-def median_seconds(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 ``run_systolic_pe`` is ``accelsim.reference.systolic.run_systolic`` with PEs that do more
 than one multiply per step, written in numba. Like ``run_systolic`` it is an independent
-witness for the closed-form model: it imports nothing from ``accelsim``, never computes a
+witness for the closed-form model: it imports nothing from it (only ``run_systolic``'s
+input checks), never computes a
 cycle count from a formula, moves values through per-PE registers, runs one loop iteration
 per clock cycle and counts the cycles it ran.
 
@@ -66,7 +67,8 @@ from collections.abc import Mapping
 import numpy as np
 from numba import njit
 
-DATAFLOWS = ("os", "ws", "is")
+from accelsim.reference.systolic import _validate
+
 PE_KINDS = ("bit_fusion", "bit_serial", "xnor")
 BINARY = "binary"
 
@@ -405,31 +407,6 @@ def run_systolic_pe(
         out_t, cycles = _stationary_kernel(kind, prm, s, True, stat, stream, nvalid, R, C, lutsz)
         out = np.ascontiguousarray(out_t.T)
     return out, int(cycles)
-
-
-def _validate(inputs, weights, rows, cols, dataflow):
-    if dataflow not in DATAFLOWS:
-        raise ValueError(f"unknown dataflow {dataflow!r}; allowed: {', '.join(DATAFLOWS)}")
-    for name, v in (("rows", rows), ("cols", cols)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
-    arrays = []
-    for name, v in (("inputs", inputs), ("weights", weights)):
-        v = np.asarray(v)
-        if v.ndim != 2:
-            raise ValueError(f"{name} must be a 2-D array, got {v.ndim}-D shape {v.shape}")
-        if v.dtype == bool or not np.issubdtype(v.dtype, np.integer):
-            raise ValueError(f"{name} must be an integer array, got dtype {v.dtype}")
-        if 0 in v.shape:
-            raise ValueError(f"{name} must be non-empty, got shape {v.shape}")
-        arrays.append(v.astype(np.int64))
-    x, w = arrays
-    if x.shape[1] != w.shape[0]:
-        raise ValueError(
-            f"mismatched k: inputs is {x.shape} (k={x.shape[1]}) but weights is "
-            f"{w.shape} (k={w.shape[0]})"
-        )
-    return x, w
 
 
 def _field(pe, name):
