@@ -123,6 +123,7 @@ class CostOracle:
                 raise _problem(
                     field, f"arch {arch.name!r}: layer costs are not additive ({what})",
                     found=field, allowed="an arch without reconfig or execution sections",
+                    file=arch.file or "<python>",
                 )  # fmt: skip
         self.arch, self.workload, self.objective = arch, workload, objective
         self.layers: tuple[Layer, ...] = tuple(la for la in workload.layers if la.is_gemm)
