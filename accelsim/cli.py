@@ -17,9 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="simulate a workload on an arch")
-    run.add_argument("arch", help="arch file (.yaml)")
+    run.add_argument("arch", help="arch file (.yaml or SCALE-Sim .cfg)")
     run.add_argument("workload", help="workload file (.yaml, .csv topology or .onnx model)")
     run.add_argument("--assignment", help="mixed-precision assignment file (.yaml)")
+    run.add_argument(
+        "--batch", type=int, help="batch for an ONNX model's dynamic batch dimension (default 1)"
+    )
     run.add_argument("--folding", help="per-layer pe/simd file for a layer-pipelined arch (.yaml)")
     run.add_argument("--objective", default="latency", help="mapper objective (default latency)")
     run.add_argument(
@@ -155,7 +158,7 @@ def _run(args) -> int:
     loaded = {}
     for key, loader in (
         ("arch", accelsim.load_arch),
-        ("workload", accelsim.load_workload),
+        ("workload", lambda path: accelsim.load_workload(path, batch=args.batch)),
         ("assignment", accelsim.load_assignment),
         ("folding", load_folding),
     ):

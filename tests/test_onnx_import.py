@@ -509,6 +509,16 @@ def test_cli_import_csv_unknown_ops_and_run(tmp_path):
     data = json.loads(run.stdout)
     assert data["total"]["macs"] == 62_464
     assert {a["name"] for a in data["provenance"]["assumed"]} >= {"batch", "quant"}
+    # --batch sets the dynamic batch: every layer of the block scales with it, so 2 x MACs
+    run = _accelsim("run", ARCH, "a.onnx", "--batch", "2", "--format", "json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["total"]["macs"] == 2 * 62_464
+    resnet18 = str(ROOT / "workloads" / "resnet18.yaml")
+    yaml_batch = _accelsim("run", ARCH, resnet18, "--batch", "2", cwd=tmp_path)
+    assert (
+        yaml_batch.returncode == 2 and "only an ONNX model's batch can be set" in yaml_batch.stderr
+    )
+    assert "Traceback" not in yaml_batch.stderr
 
 
 def test_cli_bad_model_exits_2_and_writes_nothing(tmp_path):
