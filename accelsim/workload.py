@@ -179,10 +179,8 @@ class Pool(_LayerBase):
         return batch * self.channels * oh * ow * kh * kw
 
 
-class Eltwise(_LayerBase):
-    type: Literal["eltwise"]
-    op: Literal["add", "mul", "sub", "div"]
-    shape: tuple[PositiveInt, ...] = Field(min_length=1)
+class _SameShape(_LayerBase):
+    """Element-wise work: the output has the input's ``shape`` (each subclass declares it)."""
 
     def in_shape(self):
         return self.shape
@@ -197,25 +195,19 @@ class Eltwise(_LayerBase):
         return n
 
 
-class Activation(_LayerBase):
+class Eltwise(_SameShape):
+    type: Literal["eltwise"]
+    op: Literal["add", "mul", "sub", "div"]
+    shape: tuple[PositiveInt, ...] = Field(min_length=1)
+
+
+class Activation(_SameShape):
     """Element-wise work on one tensor that is not fused into a GEMM: an activation function
     (``relu``, ``sigmoid``, ``gelu``, ...) or a batch norm that could not be folded."""
 
     type: Literal["activation"]
     op: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     shape: tuple[PositiveInt, ...] = Field(min_length=1)
-
-    def in_shape(self):
-        return self.shape
-
-    def out_shape(self):
-        return self.shape
-
-    def elements(self, batch: int) -> int:
-        n = batch
-        for d in self.shape:
-            n *= d
-        return n
 
 
 class _RowOp(_LayerBase):

@@ -219,32 +219,19 @@ def _batched_int_matmul(a: np.ndarray, b: np.ndarray, gemm=None) -> np.ndarray:
     return out
 
 
-def _row_zero_point(zp, a: np.ndarray):
-    """ONNX per-row zero point of A: scalar, [M], or [..., M, 1] -> broadcastable."""
+def _vector_zero_point(zp, n: int, name: str, what: str, column: bool):
+    """ONNX per-row (of A: scalar, [M] or [..., M, 1]) or per-column (of B: scalar, [N] or
+    [..., 1, N]) zero point, broadcastable against the product; ``column``: a [M] vector
+    becomes [M, 1]."""
     if zp is None:
         return np.int64(0)
     zp = np.asarray(zp, dtype=np.int64)
     if zp.size == 1:
         return zp.reshape(())
     if zp.ndim == 1:
-        m = a.shape[-2] if a.ndim >= 2 else 1
-        if zp.shape[0] != m:
-            raise ValueError(f"a_zero_point has {zp.shape[0]} values, A has {m} rows")
-        return zp[:, None]
-    return zp
-
-
-def _col_zero_point(zp, b: np.ndarray):
-    """ONNX per-column zero point of B: scalar, [N], or [..., 1, N]."""
-    if zp is None:
-        return np.int64(0)
-    zp = np.asarray(zp, dtype=np.int64)
-    if zp.size == 1:
-        return zp.reshape(())
-    if zp.ndim == 1:
-        n = b.shape[-1] if b.ndim >= 2 else 1
         if zp.shape[0] != n:
-            raise ValueError(f"b_zero_point has {zp.shape[0]} values, B has {n} columns")
+            raise ValueError(f"{name} has {zp.shape[0]} values, {what}")
+        return zp[:, None] if column else zp
     return zp
 
 
@@ -290,8 +277,11 @@ def matmul_integer(
         raise ValueError(f"compat must be one of {COMPAT_MODES}, found {compat!r}")
     A = _int_operand(A, "A")
     B = _int_operand(B, "B")
-    azp = _row_zero_point(_check_zero_point_of(A, a_zero_point, "a_zero_point"), A)
-    bzp = _col_zero_point(_check_zero_point_of(B, b_zero_point, "b_zero_point"), B)
+    m, n = (A.shape[-2] if A.ndim >= 2 else 1), (B.shape[-1] if B.ndim >= 2 else 1)
+    azp = _check_zero_point_of(A, a_zero_point, "a_zero_point")
+    azp = _vector_zero_point(azp, m, "a_zero_point", f"A has {m} rows", column=True)
+    bzp = _check_zero_point_of(B, b_zero_point, "b_zero_point")
+    bzp = _vector_zero_point(bzp, n, "b_zero_point", f"B has {n} columns", column=False)
     if compat is not None:
         return _ort_u8s8(A, B, azp, bzp)
     return _batched_int_matmul(_centered(A, azp), _centered(B, bzp))

@@ -92,23 +92,24 @@ def _int_array(value, name: str) -> np.ndarray:
     return arr
 
 
-def _float_input(x, name: str = "x") -> np.ndarray:
-    arr = np.asarray(x)
+def _real_array(value, name: str) -> np.ndarray:
+    arr = np.asarray(value)
     if arr.dtype == np.bool_ or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
         raise ValueError(f"{name} must hold real numbers, found dtype {arr.dtype}")
+    return arr
+
+
+def _float_input(x, name: str = "x") -> np.ndarray:
+    arr = _real_array(x, name)
     if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():
         raise ValueError(f"{name} contains NaN, which has no quantized value")
     return arr
 
 
 def _check_scale(scale, name: str = "scale") -> np.ndarray:
-    arr = np.asarray(scale)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise ValueError(f"{name} must hold real numbers, found dtype {arr.dtype}")
+    arr = _real_array(scale, name)
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
