@@ -23,3 +23,20 @@ def write(tmp_path):
         return path
 
     return _write
+
+
+GAMMA = 0x9E3779B97F4A7C15
+MASK64 = 2**64 - 1
+
+
+def splitmix64_stream(seed: int, count: int) -> list[int]:
+    """Vigna's sequential SplitMix64: the reference the counter-based kernels must match."""
+    state = seed
+    out = []
+    for _ in range(count):
+        state = (state + GAMMA) & MASK64
+        z = state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+        out.append(z ^ (z >> 31))
+    return out

@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import splitmix64_stream
 
 import accelsim.reference as R
-
-GAMMA = 0x9E3779B97F4A7C15
-MASK64 = 2**64 - 1
-
-
-def splitmix64_stream(seed, count):
-    state, out = seed, []
-    for _ in range(count):
-        state = (state + GAMMA) & MASK64
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
-        out.append(z ^ (z >> 31))
-    return out
 
 
 def test_known_splitmix64_outputs():
