@@ -25,6 +25,8 @@ zero). Every action and its price:
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 BUFFERS = ("inputs", "weights", "outputs")
@@ -41,13 +43,19 @@ def tech_of(arch):
     return technology(cfg.node_nm, cfg.voltage_v, dram)
 
 
+@functools.lru_cache(maxsize=4096)
+def _action_pj(pe, tech, action: str, quant) -> float:
+    """`pe.action_pj`, remembered: a sweep prices the same few precisions at every point."""
+    return float(pe.action_pj(tech, action, quant))
+
+
 def unit_prices(arch, tech, x) -> dict:
     """Energy per unit of every action this arch can count (pJ; arrays are per layer)."""
     cfg = arch.spec.technology
     prices = {}
     for action in x["pe_actions"]:
         # each distinct precision priced once (accelsim.model.layer_arrays)
-        distinct = np.array([arch.pe.action_pj(tech, action, q) for q in x["quants"]])
+        distinct = np.array([_action_pj(arch.pe, tech, action, q) for q in x["quants"]])
         prices[("pe", action)] = distinct[x["quant_index"]] * cfg.mac_pj_scale
     # The PE energies come from synthesis of a whole systolic array divided per PE (BitFusion's
     # released data), so they already include the pipeline registers operands hop through:

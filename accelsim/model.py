@@ -69,7 +69,7 @@ def layer_arrays(layers, pe) -> dict:
     """The per-layer inputs of the model as arrays (one entry per layer)."""
     quant = [la.quant for la in layers]
     # each distinct precision once, keyed by its field values (hashing a pydantic model is
-    # slow): checked here, priced once in accelsim.energy, however many layers share it
+    # slow): checked, packed and priced once, however many layers share it
     keys = [tuple(vars(q).values()) for q in quant]
     distinct: dict = {}  # field values -> the first QuantSpec with them
     for key, q in zip(keys, quant):
@@ -77,14 +77,15 @@ def layer_arrays(layers, pe) -> dict:
     position = {key: i for i, key in enumerate(distinct)}
     index = np.array([position[key] for key in keys], dtype=np.int64)
     quants = list(distinct.values())
-    checks: dict = {}
-    reason = [
-        (checks[i] if i in checks else checks.setdefault(i, pe.check(q))) if la.is_gemm else None
-        for la, q, i in zip(layers, quant, index)
-    ]
     gemm = np.array([la.is_gemm for la in layers], dtype=bool)
-    dims = np.array([[la.m, la.n, la.k, la.groups] for la in layers], dtype=np.int64)
-    dims = np.where(gemm[:, None], dims.reshape(-1, 4), 1)
+    used = set(index[gemm].tolist())  # precisions of GEMM layers: the PE checks those
+    checks = [pe.check(q) if i in used else None for i, q in enumerate(quants)]
+    reason = [checks[i] if g else None for g, i in zip(gemm.tolist(), index.tolist())]
+    shapes = [(la.m, la.n, la.k, la.groups, la.elements, la.input_elements, la.k_run)
+              for la in layers]  # fmt: skip
+    shapes = np.array(shapes, dtype=np.int64).reshape(-1, 7)
+    dims = np.where(gemm[:, None], shapes[:, :4], 1)
+    share = shapes[:, 5] / np.where(gemm, dims[:, 0] * dims[:, 2] * dims[:, 3], 1)
     return {
         "gemm": gemm,
         "reason": reason,
@@ -92,47 +93,43 @@ def layer_arrays(layers, pe) -> dict:
         "n": dims[:, 1],
         "k": dims[:, 2],
         "groups": dims[:, 3],
-        "elements": np.array([la.elements for la in layers], dtype=np.int64),
-        "share": np.array(
-            [la.input_elements / (la.m * la.k * la.groups) if la.is_gemm else 1.0 for la in layers]
-        ),
-        "a_bits": np.array([q.a_bits for q in quant], dtype=np.int64),
-        "w_bits": np.array([q.w_bits for q in quant], dtype=np.int64),
-        "acc_bits": np.array([q.acc_bits for q in quant], dtype=np.int64),
-        "out_bits": np.array([q.out_bits for q in quant], dtype=np.int64),
+        "elements": shapes[:, 4],
+        "share": np.where(gemm, share, 1.0),
+        **{
+            f"{b}_bits": np.array([getattr(q, f"{b}_bits") for q in quants], dtype=np.int64)[index]
+            for b in ("a", "w", "acc", "out")
+        },
         "quants": quants,  # the distinct QuantSpecs; layer i has quants[quant_index[i]]
         "quant_index": index,
-        **_packing(layers, quant, reason, pe),
+        "quant": quant,
+        **_packing(gemm, shapes[:, 2], shapes[:, 6], quants, index, checks, pe),
     }
 
 
-def _packing(layers, quant, reason, pe) -> dict:
+def _packing(gemm, k, k_run, quants, index, checks, pe) -> dict:
     """How the PE packs each layer: array steps per ``k`` and cycles per step.
 
     A PE that does ``p`` MACs per step packs them along the contiguous run of the reduction
     (the input channels of a conv, all of ``k`` otherwise), as BitFusion's simulator does:
     ``steps = (k / k_run) ceil(k_run / p)``, so a layer with few channels under-fills. ``pack``
     is the effective ``k / steps`` (used to scale a tile's ``k``); ``step`` the cycles one
-    step takes (bit-serial PEs need several).
+    step takes (bit-serial PEs need several). Layers that do not run pack 1 MAC in 1 cycle.
     """
-    pack, step, nominal = [], [], []
-    for la, q, r in zip(layers, quant, reason):
-        p, s = (pe.k_per_cycle(q), pe.cycles_per_step(q)) if r is None and la.is_gemm else (1, 1)
-        run = max(1, la.k_run)
-        steps = (max(la.k, 1) // run) * -(-run // p)
-        pack.append(max(la.k, 1) / steps)
-        step.append(s)
-        nominal.append(p / s)
+    runs = gemm & np.array([checks[i] is None for i in index.tolist()], dtype=bool)
+    p, s = np.ones(len(quants), dtype=np.int64), np.ones(len(quants), dtype=np.int64)
     actions: dict = {}
-    for i, (la, q, r) in enumerate(zip(layers, quant, reason)):
-        for action, per_mac in (pe.actions(q) if r is None and la.is_gemm else {}).items():
-            actions.setdefault(action, np.zeros(len(layers)))[i] = per_mac
+    for i in dict.fromkeys(index[runs].tolist()):  # in order of the first layer that runs
+        p[i], s[i] = pe.k_per_cycle(quants[i]), pe.cycles_per_step(quants[i])
+        for action, per_mac in pe.actions(quants[i]).items():
+            actions.setdefault(action, np.zeros(len(quants)))[i] = per_mac
+    p, s = np.where(runs, p[index], 1), np.where(runs, s[index], 1)
+    k, run = np.maximum(k, 1), np.maximum(k_run, 1)
+    steps = (k // run) * -(-run // p)
     return {
-        "pack": np.array(pack),
-        "step": np.array(step, dtype=np.int64),
-        "pe_actions": actions,
-        "peak": np.array(nominal),
-        "quant": quant,
+        "pack": k / steps,
+        "step": s,
+        "pe_actions": {a: np.where(runs, t[index], 0.0) for a, t in actions.items()},
+        "peak": p / s,
     }
 
 
@@ -449,13 +446,12 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
     def sel(a):
         return a[pick, cols]
 
+    names = ev.get("dataflow", arch.dataflows)
     rows = {
         **layer_columns(layers, x),
         "pe_macs_per_cycle": x["pack"] / x["step"],
         "pe_peak_macs_per_cycle": x["peak"],
-        "dataflow": [
-            ev.get("dataflow", arch.dataflows)[p] if r else None for p, r in zip(pick, run)
-        ],
+        "dataflow": [names[p] if r else None for p, r in zip(pick.tolist(), run.tolist())],
         "feasible": np.array([r is None for r in ev["reason"]]),
         "costed": run | (~x["gemm"] & vec["costed"]),
         "reason": [

@@ -1,5 +1,7 @@
 """Tiling, DRAM traffic and stalls (accelsim/memory.py): hand derivations and invariants."""
 
+import itertools
+
 import numpy as np
 from conftest import QUANT, ROOT
 from hypothesis import given
@@ -7,7 +9,7 @@ from hypothesis import strategies as st
 
 import accelsim
 from accelsim.dataflow import systolic_cycles
-from accelsim.memory import ORDERS, refetch, traffic
+from accelsim.memory import ORDERS, candidates, choose_tiling, refetch, traffic
 
 ARCH = """\
 name: a
@@ -146,3 +148,54 @@ def test_layers_alike_in_shape_but_not_in_packing_are_tiled_apart(write):
         alone = run([name])[name]
         assert both[name]["cycles"] == alone["cycles"], name
     assert both["c3"]["cycles"] > both["c1"]["cycles"]  # 9 steps against 3
+
+
+def _brute_force_tiling(m, n, k, share, bits, sizes, g, bw, cycles):
+    """The module docstring's mapper, one tiling at a time: every (order, Tm, Tn, Tk) whose
+    tiles fit; least DRAM bytes; ties to the least ``edges + max(tiles x tile cycles, DRAM
+    bytes / bw - edges)``; then to the first in (order, Tm, Tn, Tk) nesting."""
+    a, w, acc, out = bits
+    best = None
+    cand = [candidates(np.array([e]), g)[0] for e in (m, n, k)]
+    for o, order in enumerate(ORDERS):
+        for tm, tn, tk in itertools.product(*cand):
+            if not (2 * tm * tk * share * a / 8 <= sizes[0]
+                    and 2 * tk * tn * w / 8 <= sizes[1]
+                    and tm * tn * (acc + out) / 8 <= sizes[2]):  # fmt: skip
+                continue
+            read, write, _ = traffic(m, n, k, tm, tn, tk, bits, order, share)
+            tiles = -(-m // tm) * -(-n // tn) * -(-k // tk)
+            edges = (tm * tk * share * a + tk * tn * w + tm * tn * out) / 8 / bw
+            time = edges + max(tiles * cycles(tm, tn, tk), (read + write) / bw - edges)
+            key = (read + write, time)
+            if best is None or key < best[0]:
+                best = (key, (int(tm), int(tn), int(tk), o))
+    return None if best is None else best[1]
+
+
+@given(m=st.integers(1, 3000), n=st.integers(1, 600), k=st.integers(1, 2000),
+       share=st.sampled_from([1.0, 0.25, 0.111]), a=st.sampled_from([1, 4, 8, 16]),
+       w=st.sampled_from([1, 2, 8]), size=st.sampled_from([256, 4096, 65536, 1 << 22]),
+       g=st.sampled_from([4, 16, 32]), bw=st.sampled_from([1.0, 16.0, 256.0]))  # fmt: skip
+def test_vectorised_search_equals_one_tiling_at_a_time(m, n, k, share, a, w, size, g, bw):
+    """`choose_tiling` (all tilings of all layers as arrays, orders reduced first, a cache of
+    the traffic tables) picks exactly the tiling the docstring's rule picks when every tiling
+    is tried in turn, for an output-stationary g x g array's tile cycles."""
+
+    def cycles(tm, tn, tk):
+        return systolic_cycles(tm, tn, tk, g, g, "os")
+
+    bits = (a, w, 32, 8)
+    sizes = (size, size, size)
+    expected = _brute_force_tiling(m, n, k, share, bits, sizes, g, bw, cycles)
+    (found,) = choose_tiling(
+        np.array([m]), np.array([n]), np.array([k]), np.array([share]),
+        tuple(np.array([b]) for b in bits), sizes, g, bw,
+        [lambda tm, tn, tk, inverse: cycles(tm, tn, tk)],
+    )  # fmt: skip
+    got = tuple(int(found[key][0]) for key in ("tm", "tn", "tk", "order"))
+    assert bool(found["fits"][0]) == (expected is not None)
+    if expected is not None:
+        assert got == expected
+        read, write, _ = traffic(m, n, k, *got[:3], bits, ORDERS[got[3]], share)
+        assert (found["read"][0], found["write"][0]) == (read, write)
