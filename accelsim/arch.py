@@ -24,14 +24,23 @@ from accelsim.weights import DramWeights, WeightSource
 from accelsim.yamlio import Doc, read_yaml
 
 Dataflow = Literal["os", "ws", "is"]
+MAX_PES = 2**32  # beyond, the model's int64 counts (PEs x cycles) overflow
 Timing = Literal["accelsim", "scalesim"]
 
 
 class ArrayConfig(Strict):
     rows: PositiveInt
     cols: PositiveInt
-    dataflow: Dataflow | tuple[Dataflow, ...]
+    dataflow: Dataflow | Annotated[tuple[Dataflow, ...], Field(min_length=1)]
     clock_mhz: PositiveFloat
+
+    @model_validator(mode="after")
+    def _pes_countable(self):
+        if self.rows * self.cols > MAX_PES:
+            raise ValueError(
+                f"rows x cols is {self.rows * self.cols:,} PEs; at most {MAX_PES:,} (2**32)"
+            )
+        return self
 
     @property
     def dataflows(self) -> tuple[str, ...]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 from accelsim.errors import ConfigError, Problem
@@ -88,6 +90,21 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _unwritable(path: str, flag: str, directory: bool) -> list[Problem]:
+    """Why an output cannot be written (checked before any work is done), or []."""
+    out = Path(path).absolute()
+    if out.exists() and out.is_dir() != directory:
+        want = "a directory" if directory else "a file"
+        return [Problem("<command line>", None, flag, f"exists and is not {want}", repr(path))]
+    parent = out if directory else out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return [Problem("<command line>", None, flag, "cannot be written", repr(path),
+                        f"a path under a writable directory ({parent} is not one)")]  # fmt: skip
+    return []
+
+
 def _lut(args) -> int:
     import numpy as np
 
@@ -107,6 +124,7 @@ def _lut(args) -> int:
             bits.append(parse_bits(text, flag))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    problems += _unwritable(args.output, "--output", directory=False)
     if problems:
         raise ConfigError(problems)
     oracle = CostOracle(*loaded, objective=args.objective)
@@ -141,6 +159,8 @@ def _sweep_parsers(sub) -> None:
 def _sweep(args) -> int:
     from accelsim.sweeps import command
 
+    if problems := _unwritable(args.out, "--out", directory=True):
+        raise ConfigError(problems)
     return command(args)
 
 
@@ -169,6 +189,8 @@ def _run(args) -> int:
             loaded[key] = loader(path)
         except ConfigError as exc:
             problems.extend(exc.problems)
+    if args.out:
+        problems += _unwritable(args.out, "--out", directory=True)
     if problems:
         raise ConfigError(problems)
     trace = None
@@ -219,6 +241,8 @@ def _import(args) -> int:
             Problem("<command line>", None, "--output", "unknown output kind", repr(str(out)),
                     ".yaml (workload), .csv (SCALE-Sim topology)")
         )  # fmt: skip
+    if problems := _unwritable(args.output, "--output", directory=False):
+        raise ConfigError(problems)
     summary = None
     with_tensors = getattr(args, "with_tensors", False)
     if with_tensors and (out.suffix.lower() == ".csv" or not args.file.lower().endswith(".onnx")):
@@ -323,8 +347,19 @@ def _verify(args) -> int:
     return 0
 
 
+def _warn(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings (e.g. ONNX ops that are not costed) as one plain line."""
+    print(f"accelsim: warning: {message}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _warn
+        return _main(args)
+
+
+def _main(args) -> int:
     try:
         commands = {
             "run": _run,

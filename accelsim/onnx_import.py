@@ -83,6 +83,7 @@ from accelsim.errors import ConfigError, Problem
 from accelsim.quant import QuantOverride, QuantSpec
 from accelsim.workload import (
     FC,
+    MAX_WORK,
     Activation,
     Assignment,
     Conv,
@@ -93,6 +94,7 @@ from accelsim.workload import (
     Softmax,
     Workload,
     lower,
+    too_large,
 )
 
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -380,8 +382,13 @@ class _Graph:
                 problems.append(Problem(self.file, None, path, "the input has no shape"))
                 continue
             for axis, dim in enumerate(tt.shape.dim):
-                if dim.HasField("dim_value") and dim.dim_value > 0:
-                    if axis == 0:
+                if dim.HasField("dim_value"):
+                    if dim.dim_value < 1:
+                        problems.append(
+                            Problem(self.file, None, path, f"dimension {axis} has no elements",
+                                    str(dim.dim_value), ">= 1")
+                        )  # fmt: skip
+                    elif axis == 0:
                         static.append((inp.name, dim.dim_value))
                 elif axis == 0:
                     dynamic.append((inp.name, dim))
@@ -811,8 +818,16 @@ class _Graph:
         if auto != "NOTSET":
             raise self.reject(i, "unknown auto_pad", repr(auto),
                               "NOTSET, SAME_UPPER, SAME_LOWER, VALID")  # fmt: skip
-        p = list(attrs.get("pads", [0] * 2 * n))
+        p = self._ints(i, attrs, "pads", 2 * n, 0)
         return p[:n], p[n:]
+
+    def _ints(self, i: int, attrs: dict, key: str, n: int, least: int) -> list:
+        """Window attribute ``key``: ``n`` integers >= ``least`` (``least`` each if absent)."""
+        v = list(attrs.get(key, [least] * n))
+        if len(v) != n or min(v) < least:
+            raise self.reject(i, f"attribute {key} has the wrong length or a value out of range",
+                              str(v), f"{n} integers >= {least}")  # fmt: skip
+        return v
 
     def _spatial(self, i: int, xs: tuple, what: str):
         if len(xs) not in (3, 4):
@@ -831,8 +846,11 @@ class _Graph:
             raise self.reject(i, "the weight's rank differs from the input's", f"{ws} vs {xs}")
         a = self.attrs(node)
         kernel = list(a.get("kernel_shape", ws[2:]))
-        strides = list(a.get("strides", [1] * n))
-        dil = list(a.get("dilations", [1] * n))
+        if kernel != list(ws[2:]):
+            raise self.reject(i, "attribute kernel_shape differs from the weight's spatial shape",
+                              str(kernel), str(list(ws[2:])))  # fmt: skip
+        strides = self._ints(i, a, "strides", n, 1)
+        dil = self._ints(i, a, "dilations", n, 1)
         begins, ends = self._window(i, a, sizes, kernel, strides, dil)
         if n == 1:
             sizes, kernel, strides, dil = (1, *sizes), [1, *kernel], [1, *strides], [1, *dil]
@@ -903,10 +921,10 @@ class _Graph:
         else:
             if "kernel_shape" not in a:
                 raise self.reject(i, "kernel_shape is missing")
-            dil = list(a.get("dilations", [1] * n))
+            dil = self._ints(i, a, "dilations", n, 1)
             # dilated windows: the effective extent, so that the output size is right
-            kernel = [(k - 1) * d + 1 for k, d in zip(a["kernel_shape"], dil)]
-            strides = list(a.get("strides", [1] * n))
+            kernel = [(k - 1) * d + 1 for k, d in zip(self._ints(i, a, "kernel_shape", n, 1), dil)]
+            strides = self._ints(i, a, "strides", n, 1)
             begins, ends = self._window(i, a, sizes, kernel, strides, [1] * n)
             out = self.shapes.get(node.output[0])
             if a.get("ceil_mode", 0) and out is not None:  # ONNX's size, via end padding
@@ -973,13 +991,17 @@ class _Graph:
                 )  # fmt: skip
         tally = Counter(quants.values())
         default = tally.most_common(1)[0][0] if tally else QuantSpec(**FLOAT_DEFAULT)
-        layers, changes = [], []
+        layers, changes, problems = [], [], []
         for s, q in specs:
             quant = quants.get(s.name, default)
             if quant != default:
                 diff = {k: v for k, v in quant.model_dump().items() if v != getattr(default, k)}
                 s = s.model_copy(update={"quant": QuantOverride(**diff)})
             layers.append(lower(s, self.batch, quant))
+            if work := too_large(layers[-1]):
+                message = "too much work in one layer to model"
+                allowed = f"at most {MAX_WORK:,}"
+                problems.append(Problem(self.file, None, f"nodes.{s.name}", message, work, allowed))
             if q is not None and given:
                 change = {}
                 for operand in ("a", "w"):
@@ -988,6 +1010,8 @@ class _Graph:
                         change[f"{operand}_encoding"] = q[operand][1]
                 if change:
                     changes.append((s.name, QuantOverride(**change)))
+        if problems:
+            raise ConfigError(problems)
         name = Path(self.file).stem
         wl = Workload(name, self.batch, tuple(layers), default, self.file, "", tuple(assumed))
         summary = ImportSummary(

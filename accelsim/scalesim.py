@@ -24,13 +24,15 @@ Rows end with a trailing comma (SCALE-Sim drops the last field of every row).
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from pathlib import Path
 
-from accelsim.arch import Arch, ArchFile, Assumed
+from accelsim.arch import MAX_PES, Arch, ArchFile, Assumed
 from accelsim.errors import ConfigError, Problem, did_you_mean
 from accelsim.quant import QuantSpec
-from accelsim.workload import FC, Conv, Workload, lower, pads
+from accelsim.schema import MAX_INT
+from accelsim.workload import FC, MAX_WORK, Conv, Workload, lower, pads, too_large
 from accelsim.yamlio import read_text
 
 SCALESIM_PROFILE = {
@@ -167,8 +169,9 @@ def _cfg_problems(values: dict, lines: dict, file: str) -> list[Problem]:
             elif key in INT_KEYS:
                 if not re.fullmatch(r"[+-]?\d+", value):
                     problems.append(Problem(*where, "not a whole number", repr(value)))
-                elif int(value) < 1:
-                    problems.append(Problem(*where, "out of range", value, ">= 1"))
+                elif not 1 <= int(value) <= MAX_INT // 1024:  # kB sizes become bytes
+                    problems.append(Problem(*where, "out of range", value,
+                                            f">= 1 and <= {MAX_INT // 1024}"))  # fmt: skip
             elif key == "dataflow" and value not in ("os", "ws", "is"):
                 hint = did_you_mean(value, ("os", "ws", "is"))
                 problems.append(
@@ -183,6 +186,16 @@ def _cfg_problems(values: dict, lines: dict, file: str) -> list[Problem]:
                     Problem(*where, "sparse SCALE-Sim runs are not modelled by accelsim",
                             repr(value), "false")
                 )  # fmt: skip
+    presets = values.get("architecture_presets", {})
+    try:
+        pes = int(presets["arrayheight"]) * int(presets["arraywidth"])
+    except (KeyError, ValueError):
+        pes = 0  # reported above
+    if pes > MAX_PES:
+        line = lines[("architecture_presets", "arraywidth")]
+        problems.append(Problem(file, line, "architecture_presets.arraywidth",
+                                "ArrayHeight x ArrayWidth too large", f"{pes:,} PEs",
+                                f"at most {MAX_PES:,} (2**32)"))  # fmt: skip
     return problems
 
 
@@ -203,10 +216,10 @@ def load_cfg(path) -> Arch:
     rows, cols = int(presets["arrayheight"]), int(presets["arraywidth"])
     port = float(rows + cols)
     bandwidth = presets.get("bandwidth", "10").split(",")[0].strip()
-    if not re.fullmatch(r"\d+(\.\d*)?", bandwidth) or float(bandwidth) <= 0:
+    if not re.fullmatch(r"\d+(\.\d*)?", bandwidth) or not 0 < float(bandwidth) < math.inf:
         line = lines.get(("architecture_presets", "bandwidth"))
         raise ConfigError(
-            Problem(file, line, "architecture_presets.bandwidth", "not a positive number",
+            Problem(file, line, "architecture_presets.bandwidth", "not a positive finite number",
                     repr(bandwidth))
         )  # fmt: skip
     memories = {
@@ -285,6 +298,8 @@ def load_topology(path) -> Workload:
                     "Channels, Num Filter, Strides,' or 'Layer, M, N, K,'")
         )  # fmt: skip
     columns = CONV_HEADER if conv else GEMM_HEADER
+    q, q_why = SCALESIM_PROFILE["quant"]
+    quant = QuantSpec(**q, a_encoding="int", w_encoding="int")
     specs, problems, names = [], [], set()
     for number, line in rows[1:]:
         fields = _fields(line)
@@ -301,10 +316,11 @@ def load_topology(path) -> Workload:
                 problems.append(
                     Problem(file, number, f"{name}.{column}", "not a whole number", repr(value))
                 )
-            elif int(value) < 1:
+            elif not 1 <= int(value) <= MAX_INT:
                 problems.append(
-                    Problem(file, number, f"{name}.{column}", "out of range", value, ">= 1")
-                )
+                    Problem(file, number, f"{name}.{column}", "out of range", value,
+                            f">= 1 and <= {MAX_INT}")
+                )  # fmt: skip
             else:
                 values.append(int(value))
         if not name or name in names:
@@ -316,14 +332,15 @@ def load_topology(path) -> Workload:
         spec = _conv_spec(name, *values) if conv else _gemm_spec(name, *values)
         if isinstance(spec, str):
             problems.append(Problem(file, number, name, spec))
+        elif work := too_large(lower(spec, 1, quant)):
+            problems.append(Problem(file, number, name, "too much work in one layer to model",
+                                    work, f"at most {MAX_WORK:,} (2**50)"))  # fmt: skip
         else:
             specs.append(spec)
     if problems:
         raise ConfigError(problems)
     if not specs:
         raise ConfigError(Problem(file, number, "", "the topology has a header but no layers"))
-    q, q_why = SCALESIM_PROFILE["quant"]
-    quant = QuantSpec(**q, a_encoding="int", w_encoding="int")
     digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
     return Workload(
         Path(file).stem, 1, tuple(lower(s, 1, quant) for s in specs), quant, file, digest,

@@ -19,13 +19,17 @@ from accelsim.yamlio import Doc
 
 
 class Strict(BaseModel):
-    """Base of every input model: strict types, unknown keys rejected, frozen (hashable)."""
+    """Base of every input model: strict types, unknown keys rejected, frozen (hashable),
+    numbers finite (no .inf or .nan)."""
 
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegInt = Annotated[int, Field(ge=0)]
+# Integers stay at most 2**53 (exact as floats): more is a typo, not hardware, and would
+# overflow the model's int64 arrays. Products (PEs, MACs) are bounded where they are formed.
+MAX_INT = 2**53
+PositiveInt = Annotated[int, Field(ge=1, le=MAX_INT)]
+NonNegInt = Annotated[int, Field(ge=0, le=MAX_INT)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,7 +42,10 @@ def validate(cls: type[M], doc: Doc, data=None, path: tuple = ()) -> M:
         return cls.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors()
-        problems = [to_problem(e, cls, doc, data, path) for e in errors if not _masked(e, errors)]
+        errors = [e for e in errors if not _masked(e, errors)]
+        problems = []
+        for group in _by_union(cls, data, errors):
+            problems += [to_problem(e, cls, doc, data, path) for e in _explaining(group)]
         raise ConfigError(problems) from None
 
 
@@ -48,6 +55,54 @@ def _masked(err: dict, errors: list[dict]) -> bool:
     return err["type"] == "too_short" and any(
         len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in errors
     )
+
+
+def _by_union(cls, data, errors: list[dict]) -> list[list[dict]]:
+    """Group the errors of one value of a plain union (``int | tuple[int, int]``): pydantic
+    reports one error per branch, and the value has one problem."""
+    groups: dict = {}
+    for err in errors:
+        branch = _walk(cls, data, err["loc"])[2]
+        key = err["loc"][:branch] if branch is not None else id(err)
+        groups.setdefault(key, []).append({**err, "branch": branch})
+    return list(groups.values())
+
+
+def _explaining(group: list[dict]) -> list[dict]:
+    """The errors of a union group that explain it: those inside the value (an item of a
+    list that is a list), else that of the one branch of the value's kind (an int out of
+    range, a list too long), else one error listing the branches."""
+    if group[0]["branch"] is None:
+        return group
+    inside = [e for e in group if len(e["loc"]) > e["branch"] + 1 and e["type"] != "missing"]
+    if inside:
+        return inside
+    is_list = isinstance(group[0]["input"], tuple)
+    tags = list(dict.fromkeys(e["loc"][e["branch"]] for e in group))
+    fitting = [e for e in group if e["loc"][e["branch"]].startswith("tuple[") == is_list]
+    if len(fitting) == 1 and len(tags) == len(group):
+        return fitting
+    err = group[0]
+    branches = " or ".join(_branch(tag) for tag in tags)
+    return [{**err, "loc": err["loc"][: err["branch"] + 1], "type": "union",
+             "ctx": {"branches": branches}}]  # fmt: skip
+
+
+def _branch(tag: str) -> str:
+    """Plain words for pydantic's name of a union branch."""
+    if tag.startswith("tuple["):
+        inner = tag[len("tuple[") : -1]
+        if inner.endswith(", ..."):
+            return "a list"
+        depth, items = 0, 1
+        for char in inner:
+            depth += (char == "[") - (char == "]")
+            items += char == "," and depth == 0
+        return f"a list of {items}"
+    if tag.startswith("literal["):
+        return "one of " + tag[len("literal[") : -1].replace("'", "").replace(",", ", ")
+    words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+    return words.get(tag.removeprefix("constrained-"), tag)
 
 
 _RANGES = {
@@ -70,7 +125,7 @@ _TYPES = {
 
 def to_problem(err: dict, cls, doc: Doc, data, prefix: tuple) -> Problem:
     """Turn one pydantic error into a Problem at the right YAML path and line."""
-    path, parent_type = _walk(cls, data, err["loc"])
+    path, parent_type, _ = _walk(cls, data, err["loc"])
     full = (*prefix, *path)
     kind = err["type"]
     found = _show(err.get("input"))
@@ -96,6 +151,10 @@ def to_problem(err: dict, cls, doc: Doc, data, prefix: tuple) -> Problem:
         return doc.problem(full, "wrong type", found, _TYPES[kind])
     if kind == "too_short":
         return doc.problem(full, "must not be empty", found)
+    if kind == "too_long":
+        return doc.problem(full, "too many items", found, f"at most {err['ctx']['max_length']}")
+    if kind == "union":
+        return doc.problem(full, "wrong type or length", found, err["ctx"]["branches"])
     if kind == "union_tag_not_found":
         disc = err.get("ctx", {}).get("discriminator", "type").strip("'")
         return doc.problem((*full, disc), "required key is missing")
@@ -151,17 +210,20 @@ def _union_member(tp, tag):
 def _walk(cls, data, loc):
     """Follow a pydantic error location through the model types and the data.
 
-    Returns the data path (union tags removed) and the model type that holds the last key.
+    Returns the data path (union tags removed), the model type that holds the last key and
+    the position in ``loc`` of the branch name of a plain (undiscriminated) union, or None.
     """
-    tp, node, path, parent = cls, data, [], cls
-    for part in loc:
+    tp, node, path, parent, branch = cls, data, [], cls, None
+    for index, part in enumerate(loc):
         tp = _strip(tp)
         origin = get_origin(tp)
-        if origin in (typing.Union, types.UnionType):
-            member = _union_member(tp, part)
-            if member is not None and not (isinstance(node, dict) and part in node):
-                tp = member  # pydantic names the union branch; it is not a data key
-                continue
+        if origin in (typing.Union, types.UnionType) and not (
+            isinstance(node, dict) and part in node
+        ):
+            tp = _union_member(tp, part)
+            if tp is None and branch is None:
+                branch = index
+            continue  # pydantic names the union branch; it is not a data key
         parent = tp
         path.append(part)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -183,7 +245,7 @@ def _walk(cls, data, loc):
                 else None
             )
         )
-    return tuple(path), parent
+    return tuple(path), parent, branch
 
 
 def _fields(tp) -> list[str]:

@@ -308,6 +308,15 @@ def lower(spec, batch: int, quant: QuantSpec) -> Layer:
     return Layer(spec.name, spec.type, 0, 0, 0, 0, spec.elements(batch), quant, spec)
 
 
+MAX_WORK = 2**50  # MACs (or elements) of one layer; beyond, the model's int64 counts overflow
+
+
+def too_large(layer: Layer) -> str | None:
+    """The work of ``layer`` if it is more than the model counts exactly, else None."""
+    work = layer.macs if layer.is_gemm else layer.elements
+    return f"{work:,} {'MACs' if layer.is_gemm else 'elements'}" if work > MAX_WORK else None
+
+
 def _check_names(data, doc: Doc) -> list[Problem]:
     """Unique layer names; ``input_from`` names an earlier layer. Works on the raw data so
     these problems are reported together with the type errors of the same file."""
@@ -365,6 +374,11 @@ def workload_from_doc(doc: Doc) -> Workload:
             problems.append(quant)
             continue
         layers.append(lower(spec, wf.batch, quant))
+        if work := too_large(layers[-1]):
+            problems.append(
+                doc.problem(("layers", i), "too much work in one layer to model", work,
+                            f"at most {MAX_WORK:,} (2**50)")
+            )  # fmt: skip
     if problems:
         raise ConfigError(problems)
     digest = hashlib.sha256(Path(doc.file).read_bytes()).hexdigest() if doc.file else ""

@@ -45,3 +45,46 @@ def test_import_accelsim_stays_light():
     code = "import sys, accelsim; print(sorted(m for m in ('numba','simpy','matplotlib','pandas') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_unwritable_output_exits_2_before_any_work(write, tmp_path):
+    """An output path that is a file, or lies under one, was a traceback (exit 1) from
+    mkdir, after the work was done; now one problem naming the flag, exit 2."""
+    wl = _tiny(write)
+    afile = write("a_file.txt", "x")
+    spec = write("s.yaml", f"base_arch: {ARCH}\nworkloads: [{wl}]\naxes: {{array.rows: [8]}}\n")
+    cases = [
+        (("run", ARCH, wl, "--out", str(afile)), "--out: exists and is not a directory"),
+        (("run", ARCH, wl, "--out", str(afile / "sub")), "--out: cannot be written"),
+        (("sweep", str(spec), "--out", str(afile / "sub"), "--workers", "1"), "--out: cannot be written"),
+        (("import", wl, "-o", str(afile / "w.csv")), "--output: cannot be written"),
+        (("lut", ARCH, wl, "-o", str(tmp_path)), "--output: exists and is not a file"),
+    ]  # fmt: skip
+    for args, message in cases:
+        proc = _accelsim(*args)
+        assert proc.returncode == 2, (args, proc.stderr)
+        assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file.txt", "s.yaml", "w.yaml"]
+
+
+def test_onnx_ops_not_costed_are_one_warning_line(tmp_path):
+    """A model with a MatMul and an op accelsim does not know (a custom-domain one after
+    it): the run succeeds and says what it left out in one ``accelsim: warning:`` line, not
+    a Python warning with a file name and source line."""
+    import onnx
+    import onnx_models as om
+    from onnx import helper as h
+
+    nodes = [
+        h.make_node("MatMul", ["x", "w"], ["y"], name="fc"),
+        h.make_node("Mystery", ["y"], ["z"], name="mystery", domain="com.example"),
+    ]
+    model = om.finish(nodes, [om.vi("x", [1, 8])], [om.vi("z", [1, 4])], [om.f32("w", 8, 4)],
+                      domains=["com.example"])  # fmt: skip
+    onnx.save(model, tmp_path / "m.onnx")
+    proc = _accelsim("run", ARCH, str(tmp_path / "m.onnx"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"accelsim: warning: {tmp_path / 'm.onnx'}: ops accelsim does not know, not costed: "
+        "com.example.Mystery 1"
+    ]

@@ -113,6 +113,55 @@ def test_unknown_pe_kind_did_you_mean(write):
         accelsim.load_arch(write("a.yaml", text))
 
 
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (("dataflow: ws", "dataflow: []"), r"a\.yaml:5: array\.dataflow: must not be empty"),
+        (("clock_mhz: 100", "clock_mhz: .inf"), r"a\.yaml:6: array\.clock_mhz: input should be a finite number; found inf"),
+        (("rows: 4", "rows: 1000000000000000000000"), r"a\.yaml:3: array\.rows: out of range; found 1000000000000000000000 \(int\); allowed: <= 9007199254740992"),
+        (("rows: 4", "rows: 10000000000"), r"a\.yaml:2: array: rows x cols is 40,000,000,000 PEs; at most 4,294,967,296"),
+    ],
+)  # fmt: skip
+def test_values_the_model_cannot_take(write, change, match):
+    """An empty dataflow list, an infinite clock, integers past int64 crashed the model or
+    gave it numbers it cannot use; each is one problem at its line."""
+    with pytest.raises(accelsim.ConfigError, match=match) as info:
+        accelsim.load_arch(write("a.yaml", ARCH.replace(*change)))
+    assert len(info.value.problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ("stride: 0", r"w\.yaml:5: layers\.0\.stride: out of range; found 0 \(int\); allowed: >= 1$"),
+        ("kernel: [3, 3, 3]", r"layers\.0\.kernel: too many items; found a list \[3, 3, 3\]; allowed: at most 2$"),
+        ("padding: [1, 1, 1]", r"layers\.0\.padding: wrong type or length; found a list \[1, 1, 1\]; allowed: an integer or a list of 2 or a list of 4$"),
+        ("padding: -1", r"layers\.0\.padding: out of range; found -1 \(int\); allowed: >= 0$"),
+    ],
+)  # fmt: skip
+def test_int_or_list_field_gives_one_problem(write, change, match):
+    """`kernel`, `stride`, `padding` take an int or a list: one problem, in plain words,
+    not one per accepted form with pydantic's type names in the path."""
+    text = WL.replace("kernel: 3}", "kernel: 3, " + change + "}").replace(
+        "kernel: 3, kernel", "kernel"
+    )
+    with pytest.raises(accelsim.ConfigError, match=match) as info:
+        accelsim.load_workload(write("w.yaml", text))
+    assert len(info.value.problems) == 1
+
+
+def test_layer_too_large_to_model(write):
+    """1e9 x 1e9 inputs overflowed the model's int64 counts (negative energy, exit 0).
+    3x3 conv, 3 -> 8 channels: (1e9 - 2)**2 x 8 x 27 = 215,999,999,136,000,000,864 MACs."""
+    text = WL.replace("in_h: 8, in_w: 8", "in_h: 1000000000, in_w: 1000000000")
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"w\.yaml:5: layers\.0: too much work in one layer to model; "
+        r"found 215,999,999,136,000,000,864 MACs; allowed: at most 1,125,899,906,842,624",
+    ):
+        accelsim.load_workload(write("w.yaml", text))
+
+
 @pytest.mark.parametrize("bits", [0, 33])
 def test_bits_outside_1_to_32(write, bits):
     text = WL.replace("w_bits: 8", f"w_bits: {bits}")

@@ -385,6 +385,20 @@ def _dynamic_width():
     return model
 
 
+def _zero_width():
+    model = om.depthwise_separable()
+    model.graph.input[0].type.tensor_type.shape.dim[3].dim_value = 0
+    return model
+
+
+def _too_much_work():
+    """A MatMul of [2^30, 2^20] @ [2^20, 2^20] operands: 2^70 MACs, beyond the 2^50 the
+    model counts exactly in int64."""
+    nodes = [h.make_node("MatMul", ["x", "w"], ["y"], name="fc")]
+    return om.finish(nodes, [om.vi("x", [1, 2**30, 2**20]), om.vi("w", [1, 2**20, 2**20])],
+                     [om.vi("y", [1, 2**30, 2**20])], [])  # fmt: skip
+
+
 def _unknown_before_gemm():
     nodes = [
         h.make_node("Mystery", ["x"], ["z"], name="mystery", domain="com.example"),
@@ -416,8 +430,10 @@ def _unsorted():
         (_float_quant_model, {}, r"m\.onnx: nodes\.w2_q: unsupported quantization: minifloat \(FloatQuant\)"),
         (_graph_input_bitwidth, {}, r"m\.onnx: nodes\.a1_q: the bit-width input 'runtime_bits' is not a constant"),
         (_dynamic_width, {}, r"m\.onnx: inputs\.x: dimension 3 is dynamic; accelsim needs static shapes.*found 'W'"),
+        (_zero_width, {}, r"m\.onnx: inputs\.x: dimension 3 has no elements; found 0; allowed: >= 1"),
         (om.depthwise_separable, {"batch": 4}, r"m\.onnx: inputs\.x: the model's batch is fixed at 1; --batch 4 cannot change it"),
         (om.resnet_block, {"batch": 0}, r"m\.onnx: batch: out of range; found 0; allowed: >= 1"),
+        (_too_much_work, {}, r"m\.onnx: nodes\.fc: too much work in one layer to model; found 1,180,591,620,717,411,303,424 MACs; allowed: at most 1,125,899,906,842,624"),
         (_unknown_before_gemm, {}, r"m\.onnx: nodes\.fc: the shape of 'z' is unknown after ONNX shape inference"),
         (_duplicate_output, {}, r"m\.onnx: nodes\.relu1: output 'w2' has the name of an initializer or graph input's tensor"),
         (_unsorted, {}, r"m\.onnx: nodes\.relu6: input 'd' is produced by a later node: the graph is not sorted"),
@@ -427,6 +443,60 @@ def test_bad_models(tmp_path, build, kwargs, match):
     path = _save(tmp_path, build())
     with pytest.raises(accelsim.ConfigError, match=match):
         accelsim.load_workload(path, **kwargs)
+
+
+def _window_model(op="Conv", **attrs):
+    """x[1,4,10,10] -> Conv (w[8,4,3,3]) or MaxPool with the window attributes given."""
+    inputs, inits = (["x", "w"], [om.f32("w", 8, 4, 3, 3)]) if op == "Conv" else (["x"], [])
+    node = h.make_node(op, inputs, ["y"], name="win", **attrs)
+    return om.finish([node], [om.vi("x", [1, 4, 10, 10])], [om.vi("y", None)], inits)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "match"),
+    [
+        ({"pads": [1, 1]}, r"attribute pads has the wrong length or a value out of range; found \[1, 1\]; allowed: 4 integers >= 0"),
+        ({"pads": [-1, 0, 0, 0]}, r"attribute pads .*found \[-1, 0, 0, 0\]; allowed: 4 integers >= 0"),
+        ({"strides": [2]}, r"attribute strides .*found \[2\]; allowed: 2 integers >= 1"),
+        ({"strides": [0, 1]}, r"attribute strides .*found \[0, 1\]; allowed: 2 integers >= 1"),
+        ({"dilations": [2, 2, 2]}, r"attribute dilations .*found \[2, 2, 2\]; allowed: 2 integers >= 1"),
+        ({"kernel_shape": [5, 5]}, r"attribute kernel_shape differs from the weight's spatial shape; found \[5, 5\]; allowed: \[3, 3\]"),
+        ({"op": "MaxPool", "kernel_shape": [2], "strides": [2, 2]}, r"attribute kernel_shape .*found \[2\]; allowed: 2 integers >= 1"),
+        ({"op": "MaxPool", "kernel_shape": [2, 2], "pads": [0, 0, 1]}, r"attribute pads .*found \[0, 0, 1\]; allowed: 4 integers >= 0"),
+    ],
+)  # fmt: skip
+def test_window_attributes_checked(tmp_path, attrs, match):
+    """Malformed window attributes are one problem naming the node and the attribute.
+
+    onnxruntime refuses each of these models; before the check, pads of the wrong length
+    raised an IndexError, a kernel_shape of 5x5 on 3x3 weights was costed as 5x5 (m 36,
+    n 8, k 4*25: 28,800 MACs, not a model onnxruntime runs) and the rest said only "Input
+    should be a valid integer".
+    """
+    with pytest.raises(accelsim.ConfigError, match=r"m\.onnx: nodes\.win: " + match):
+        accelsim.load_workload(_save(tmp_path, _window_model(**attrs)))
+
+
+def test_asymmetric_window_attributes(tmp_path):
+    """x[1,4,10,10], w[8,4,3,3].
+
+    pads [top 0, left 1, bottom 2, right 0], strides [2, 3]: out (10+0+2-3)//2+1 = 5 by
+    (10+1+0-3)//3+1 = 3 -> m 15, n 8, k 36: 4,320 MACs.
+    dilations [2, 1], no pads: out (10-5)+1 = 6 by 8 -> m 48, n 8, k 36: 13,824 MACs.
+    MaxPool 2x2 dilations [1, 2] strides [1, 2]: window 2 by 3 -> out 9 by (10-3)//2+1 = 4.
+    Each output shape as onnxruntime's.
+    """
+    cases = [
+        ({"pads": [0, 1, 2, 0], "strides": [2, 3]}, (5, 3), 4_320),
+        ({"dilations": [2, 1]}, (6, 8), 13_824),
+        ({"op": "MaxPool", "kernel_shape": [2, 2], "dilations": [1, 2], "strides": [1, 2]},
+         (9, 4), 0),
+    ]  # fmt: skip
+    for attrs, out_hw, macs in cases:
+        model = _window_model(**attrs)
+        wl = accelsim.load_workload(_save(tmp_path, model))
+        assert (wl.layer("win").spec.out_hw, wl.macs) == (out_hw, macs), attrs
+        assert _ort_run(model)[0].shape[2:] == out_hw, attrs
 
 
 def test_float8_names_every_quantizer(tmp_path):

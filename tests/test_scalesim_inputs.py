@@ -72,6 +72,9 @@ def test_v3_and_v2_layouts_load(write):
         (("Bandwidth : 10", "Bandwith : 10"), r"a\.cfg:14: architecture_presets\.bandwith: unknown key \(did you mean 'bandwidth'\?\)"),
         (("OfmapOffset:    20000000", "OfmapOffset:    20000000\nDataflow : ws"), r"a\.cfg:14: architecture_presets\.dataflow: duplicate key \(first given on line 13\)"),
         (("SparsitySupport : false", "SparsitySupport : true"), r"sparse SCALE-Sim runs are not modelled"),
+        (("Bandwidth : 10", "Bandwidth : 1" + "0" * 400), r"a\.cfg:14: architecture_presets\.bandwidth: not a positive finite number"),
+        (("IfmapSramSzkB:    64", "IfmapSramSzkB:    100000000000000000000"), r"a\.cfg:7: architecture_presets\.ifmapsramszkb: out of range; found 100000000000000000000; allowed: >= 1 and <= 8796093022208"),
+        (("ArrayWidth:     64", "ArrayWidth:     1000000000"), r"a\.cfg:6: architecture_presets\.arraywidth: ArrayHeight x ArrayWidth too large; found 16,000,000,000 PEs"),
     ],
 )  # fmt: skip
 def test_bad_cfg(write, change, match):
@@ -120,6 +123,8 @@ def test_gemm_rows(write):
         (CONV + "c1, 2, 8, 3, 3, 4, 4, 1,\n", r"t\.csv:2: c1: filter 3x3 larger than the IFMAP 2x8"),
         ("Layer, M, N, K,\ng1, 1, 1, 1,\ng1, 2, 2, 2,\n", r"t\.csv:3: layer name: duplicate layer name"),
         ("Layer, M, N, K,\n", r"the topology has a header but no layers"),
+        ("Layer, M, N, K,\ng1, 10000000000000000000, 1, 1,\n", r"t\.csv:2: g1\.m: out of range; found 10000000000000000000; allowed: >= 1 and <= 9007199254740992"),
+        (CONV + "c1, 99999999999, 99999999999, 3, 3, 8, 8, 1,\n", r"t\.csv:2: c1: too much work in one layer to model; found 5,759,999,999,654,400,000,005,184 MACs"),
     ],
 )  # fmt: skip
 def test_bad_topology(write, text, match):
