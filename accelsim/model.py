@@ -362,6 +362,9 @@ def simulate(
     return report if intervals is None else replace(report, timeline=intervals)
 
 
+_ARRAYS: dict = {}  # simulate_many's last few (workloads, PE) -> layer_arrays
+
+
 def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Report]:
     """`simulate` of several workloads on one arch (one network at many precisions, several
     networks) in one pass of the model: the model works per layer, so their layers are
@@ -378,7 +381,16 @@ def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Rep
     if arch.spec.execution is not None or arch.spec.reconfig is not None:
         return [simulate(arch, wl, objective=objective) for wl in workloads]
     layers = [la for wl in workloads for la in wl.layers]
-    x = layer_arrays(layers, arch.pe)
+    key = (tuple(map(id, workloads)), arch.pe)  # a sweep prices the same workloads per arch
+    if key not in _ARRAYS:
+        if len(_ARRAYS) >= 4:
+            del _ARRAYS[next(iter(_ARRAYS))]
+        x = layer_arrays(layers, arch.pe)
+        for a in (*x.values(), *x["pe_actions"].values()):
+            if isinstance(a, np.ndarray):
+                a.setflags(write=False)  # shared by the reports: read only
+        _ARRAYS[key] = (tuple(workloads), x)  # holding the workloads keeps their ids theirs
+    x = _ARRAYS[key][1]
     rows, parts = _layer_rows(arch, layers, x, objective)
     chip = area(arch)
     reports, stop = [], 0

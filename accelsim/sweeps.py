@@ -81,7 +81,7 @@ TOTAL_COLUMNS = (
     "dram_bytes", "stall_cycles", "layers", "uncosted_layers",
 )  # fmt: skip
 STATUSES = ("ok", "infeasible", "invalid", "error")
-MAX_CHUNK = 64
+MAX_CHUNK = 256
 _CONSTRAINT_CHARS = 1000
 _MAX_EXPONENT = 64
 
@@ -789,8 +789,7 @@ def _arrow_table(cols: dict):
         if isinstance(values, np.ndarray) and values.dtype != object:
             arrays[key] = pa.array(values)
             continue
-        values = [v.item() if isinstance(v, np.generic) else v for v in values]
-        arr = pa.array(values, from_pandas=True)
+        arr = pa.array(values, from_pandas=True)  # numpy scalars and NaN (null) included
         if pa.types.is_null(arr.type):
             arr = arr.cast(pa.string())
         arrays[key] = arr
@@ -864,6 +863,21 @@ class _Store:
             tmp.write_text(text)
             os.replace(tmp, self.spec_file)
 
+    def stored_chunks(self, points: list) -> list[list] | None:
+        """``points`` dealt into the chunks of the sweep being resumed, as its point list
+        recorded them (a resumed sweep computes exactly the chunks that are missing), or
+        None for a new sweep."""
+        path = self.out / "point_list.parquet"
+        if not (self.spec_file.is_file() and path.is_file()):
+            return None
+        import pyarrow.parquet as pq
+
+        chunk_id = pq.read_table(path, columns=["chunk_id"]).column(0).to_numpy()
+        chunks: list[list] = [[] for _ in range(int(chunk_id.max()) + 1 if len(chunk_id) else 0)]
+        for point in points:
+            chunks[chunk_id[point.point_id]].append(point)
+        return chunks
+
     def done(self) -> set[int]:
         return {int(p.name[5:11]) for p in self.out.glob("points/part-*.parquet")}
 
@@ -928,6 +942,21 @@ def _chunk_size(n: int, workers: int) -> int:
     """Small enough that every worker gets several chunks (progress, resume granularity),
     large enough that a chunk's overhead (shipping, one Parquet write) stays small."""
     return max(1, min(MAX_CHUNK, math.ceil(n / (4 * max(1, workers)))))
+
+
+def _chunks(groups: list[list], size: int) -> list[list]:
+    """Chunks of at most ``size`` points made of whole arch groups (one model call per group
+    and chunk); a group of more than ``size`` points is cut into pieces of ``size``."""
+    chunks: list[list] = []
+    current: list = []
+    for group in groups:
+        for start in range(0, len(group), size):
+            piece = group[start : start + size]
+            if current and len(current) + len(piece) > size:
+                chunks.append(current)
+                current = []
+            current = current + piece
+    return chunks + [current] if current else chunks
 
 
 def _run_chunks(chunks: dict, workers: int, client):
@@ -1023,7 +1052,8 @@ def sweep(
         for point in plan.points:
             by_arch.setdefault(_json(point.changes()), []).append(point)
         points = [point for group in by_arch.values() for point in group]
-        chunks = [points[i : i + size] for i in range(0, len(points), size)]
+        stored = store.stored_chunks(points) if store is not None else None
+        chunks = stored if stored is not None else _chunks(list(by_arch.values()), size)
         done: set[int] = set()
         if store is not None:
             store.prepare(chunks, size)

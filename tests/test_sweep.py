@@ -363,6 +363,41 @@ def test_a_killed_sweep_resumes_without_recomputing(write, tmp_path):
         )
 
 
+def test_chunks_are_whole_arch_groups_and_resume_keeps_the_recorded_ones(write, tmp_path):
+    """3 arch variants x 4 precisions: each arch is one model call per chunk. With
+    ``chunk_size`` 9 a chunk holds two whole groups (8 points), not 9 points cutting a group;
+    with 3 a group of 4 is cut into 3 + 1 and no chunk mixes archs. A resumed sweep computes
+    the chunks its point list recorded, whatever rule made them, with the same rows."""
+    tiny = ROOT / "tests" / "data" / "tiny.yaml"
+    spec = write("sweep.yaml", f"base_arch: {ARCH / 'edge_32x32.yaml'}\nworkloads: [{tiny}]\n"
+                 "axes: {array.rows: [8, 16, 32], a_bits: [4, 8], w_bits: [4, 8]}\n")  # fmt: skip
+
+    def chunk_rows(out):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(out / "point_list.parquet").to_pandas()
+        return table.groupby("chunk_id")["array.rows"].apply(list).tolist()
+
+    accelsim.sweep(spec, workers=1, out=tmp_path / "nine", chunk_size=9, progress=False)
+    assert chunk_rows(tmp_path / "nine") == [[8] * 4 + [16] * 4, [32] * 4]
+    accelsim.sweep(spec, workers=1, out=tmp_path / "three", chunk_size=3, progress=False)
+    assert chunk_rows(tmp_path / "three") == [[8] * 3, [8], [16] * 3, [16], [32] * 3, [32]]
+    before = read_results(tmp_path / "nine", "layers")
+    # a point list recording other chunks (one point each, as an older accelsim or another
+    # --chunk-size made them), no part written yet: the resumed sweep computes those chunks
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    listed = pq.read_table(tmp_path / "nine" / "point_list.parquet")
+    listed = listed.set_column(1, "chunk_id", pa.array(np.arange(12, dtype=np.int64)))
+    pq.write_table(listed, tmp_path / "nine" / "point_list.parquet")
+    for part in (tmp_path / "nine").glob("*/part-*.parquet"):
+        part.unlink()
+    accelsim.sweep(spec, workers=1, out=tmp_path / "nine", resume=True, progress=False)
+    assert len(list((tmp_path / "nine" / "points").glob("part-*.parquet"))) == 12
+    pd.testing.assert_frame_equal(read_results(tmp_path / "nine", "layers"), before)
+
+
 # -------------------------------------------------------------------------- parallelism
 
 
