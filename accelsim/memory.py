@@ -128,9 +128,9 @@ def choose_tiling(
 
 # The search's costly part, the bytes every tiling moves, does not depend on buffer sizes,
 # bandwidths or dataflows: points of a sweep that differ only in those share it. Keyed by
-# the unique layers' (m, n, k, share, bits) and g; the last few are kept.
+# the unique layers' (m, n, k, share, bits) and g; the latest are kept, up to TABLES_BYTES.
 _TABLES: dict = {}
-TABLES_KEPT = 8
+TABLES_BYTES = 64 << 20
 
 
 def _least_traffic(mm, nn, kk, cm, cn, ck, share, bits):
@@ -198,11 +198,13 @@ def _search(m, n, k, share, bits, sizes, g, bytes_per_cycle, tile_cycles, invers
     fits = fits | ~any_fit[:, None, None, None, None]
     key = (np.stack([m, n, k, share[:, 0, 0, 0, 0], *(b[:, 0, 0, 0, 0] for b in bits)]), g)
     key = (key[0].tobytes(), g)
-    if key not in _TABLES:
-        if len(_TABLES) >= TABLES_KEPT:
-            del _TABLES[next(iter(_TABLES))]
-        _TABLES[key] = _least_traffic(mm, nn, kk, cm, cn, ck, share, bits)
-    least_o, first_o = _TABLES[key]
+    found = _TABLES.get(key)
+    if found is None:
+        found = _least_traffic(mm, nn, kk, cm, cn, ck, share, bits)
+        _TABLES[key] = found
+        while sum(a.nbytes for pair in _TABLES.values() for a in pair) > TABLES_BYTES:
+            del _TABLES[next(iter(_TABLES))]  # the oldest (this one too if it alone is larger)
+    least_o, first_o = found
     least_o = np.where(fits, least_o, np.inf)
     shape = fits.shape
     least = least_o.reshape(u, -1).min(axis=1)[:, None, None, None, None]
