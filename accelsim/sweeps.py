@@ -843,7 +843,14 @@ class _Store:
     def prepare(self, chunks, chunk_size) -> None:
         self.chunk_size = chunk_size
         for sub in ("points", "layers"):
-            (self.out / sub).mkdir(parents=True, exist_ok=True)
+            try:
+                (self.out / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. a path under a file
+                why = f"cannot be written ({exc.strerror})"
+                allowed = "a path under a writable directory"
+                raise ConfigError(
+                    Problem("<command line>", None, "--out", why, repr(str(self.out)), allowed)
+                ) from None
             for stale in (self.out / sub).glob(".part-*.tmp-*"):
                 stale.unlink(missing_ok=True)
         if not self.spec_file.is_file():

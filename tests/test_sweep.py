@@ -363,6 +363,17 @@ def test_a_killed_sweep_resumes_without_recomputing(write, tmp_path):
         )
 
 
+def test_out_under_a_file_is_a_config_error(tmp_path):
+    """``accelsim.sweep(out=...)`` from Python with an ``out`` under a file: one ConfigError
+    naming it, before any work (the command line checks it even earlier)."""
+    (tmp_path / "file").write_text("")
+    spec = {"base_arch": str(ARCH / "edge_32x32.yaml"),
+            "workloads": [str(ROOT / "tests" / "data" / "tiny.yaml")],
+            "axes": {"array.rows": [8]}}  # fmt: skip
+    with pytest.raises(ConfigError, match=r"--out: cannot be written \(Not a directory\)"):
+        accelsim.sweep(spec, workers=1, out=tmp_path / "file" / "x", progress=False)
+
+
 def test_chunks_are_whole_arch_groups_and_resume_keeps_the_recorded_ones(write, tmp_path):
     """3 arch variants x 4 precisions: each arch is one model call per chunk. With
     ``chunk_size`` 9 a chunk holds two whole groups (8 points), not 9 points cutting a group;
