@@ -18,8 +18,9 @@ and depthwise convolutions). The extent ``d`` is dealt out as evenly as possible
 ``d mod count`` sub-arrays get ``ceil(d / count)``, the others ``floor(d / count)`` (none
 when that is 0). Each sub-array is the closed-form model (`accelsim.model.evaluate`) of a
 fixed ``rows x cols`` array that owns ``1 / count`` of every buffer (size and port
-bandwidth) and of the DRAM bandwidth; a sub-array fetches its own operands (with an ``n``
-split every sub-array reads all of the layer's inputs, with ``m`` all of its weights). The
+bandwidth), of the DRAM bandwidth and of a weight generator's rate; a sub-array fetches its
+own operands (with an ``n`` split every sub-array reads all of the layer's inputs, with
+``m`` all of its weights). The
 layer takes as long as its slowest sub-array; counts (MACs, SRAM and DRAM bytes) are the
 sum over sub-arrays, priced with the physical arch's energies (`accelsim.energy.price`:
 leakage of the whole chip for the layer's cycles).
@@ -111,7 +112,8 @@ def label(count: int, rows: int, cols: int) -> str:
 
 def sub_arch(arch, mode: Mode, count: int):
     """The fixed arch one sub-array of ``mode`` is: its shape and dataflows, ``1 / count``
-    of every buffer and of the DRAM bandwidth, no reconfig section."""
+    of every buffer, of the DRAM bandwidth and of a weight generator's rate, no reconfig
+    section."""
     from accelsim.arch import with_changes
 
     changes = {"array.rows": mode.rows, "array.cols": mode.cols, "reconfig": None}
@@ -121,9 +123,13 @@ def sub_arch(arch, mode: Mode, count: int):
     if spec.memories is not None and count > 1:
         for name in ("inputs", "weights", "outputs"):
             buf = getattr(spec.memories, name)
-            changes[f"memories.{name}.size_bytes"] = buf.size_bytes // count
+            # at least a byte: a share too small for any tile makes the mode infeasible
+            changes[f"memories.{name}.size_bytes"] = max(1, buf.size_bytes // count)
             changes[f"memories.{name}.bytes_per_cycle"] = buf.bytes_per_cycle / count
         changes["dram.bytes_per_cycle"] = spec.dram.bytes_per_cycle / count
+    generator = getattr(spec.weights, "generator", None)
+    if generator is not None and count > 1:  # one on-chip weight generator, shared
+        changes["weights.generator.weights_per_cycle"] = generator.weights_per_cycle / count
     return with_changes(arch, changes)
 
 
@@ -253,8 +259,10 @@ def price(arch, x: dict, counts: dict, cycles: np.ndarray):
     energy, breakdown = base(arch, x, counts, cycles)
     if energy is None:
         return None, None
-    pe = sum(v for (comp, action), v in breakdown.items()
-             if comp == "pe" and action != "operand_move_bytes")  # fmt: skip
+    pe = np.zeros(np.shape(cycles))  # stays zero where no GEMM layer runs
+    for (comp, action), v in breakdown.items():
+        if comp == "pe" and action != "operand_move_bytes":
+            pe = pe + v
     breakdown[("pe", "reconfig_overhead")] = arch.spec.reconfig.pe_energy_overhead * pe
     return energy + breakdown[("pe", "reconfig_overhead")], breakdown
 

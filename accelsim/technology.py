@@ -31,7 +31,8 @@ import numpy as np
 import yaml
 
 NODE_RANGE_NM = (7.0, 180.0)
-MAX_BITS = 32
+MAX_BITS = 32  # operand bits (QuantSpec); an element-wise op may be as wide as an accumulator
+MAX_ACC_BITS = 64
 
 
 @functools.cache
@@ -129,10 +130,10 @@ def node_area_factor(node_nm: float) -> float:
     return _interp_loglog(_data()["node_scaling"]["area_factor_vs_45nm"]["values"], node)
 
 
-def _bits(x) -> np.ndarray:
+def _bits(x, most: int = MAX_BITS) -> np.ndarray:
     b = np.asarray(x)
-    if b.size and (not np.all(np.equal(np.mod(b, 1), 0)) or b.min() < 1 or b.max() > MAX_BITS):
-        raise ValueError(f"operand bits must be integers in 1..{MAX_BITS}, got {x!r}")
+    if b.size and (not np.all(np.equal(np.mod(b, 1), 0)) or b.min() < 1 or b.max() > most):
+        raise ValueError(f"operand bits must be integers in 1..{most}, got {x!r}")
     return b.astype(float)
 
 
@@ -280,7 +281,7 @@ class Technology:
         comps = _data()["vector_ops"]["compositions"]
         if op not in comps:
             raise ValueError(f"unknown vector op {op!r}; known ops: {sorted(comps)}")
-        b = _bits(bits)
+        b = _bits(bits, MAX_ACC_BITS)
         h = _data()["horowitz_45nm"]
         prim = {"add": h["int_add_pj"], "mul": h["int_mult_pj"]}
         total = sum(n * _log_interp_bits(prim[p], b) for p, n in comps[op].items())
