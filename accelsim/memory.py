@@ -74,13 +74,22 @@ def refetch(order, trips: dict, tensor: str):
     a loop that does index it and runs more than once. ``order`` is a tuple of loop names,
     or a dict of loop -> position arrays (to evaluate many orders at once).
     """
-    relevant = RELEVANT[tensor]
-    (other,) = set("mnk") - set(relevant)
     pos = order if isinstance(order, dict) else {loop: i for i, loop in enumerate(order)}
+    return np.where(_refetched(pos, trips, tensor), trips[_other(tensor)], 1)
+
+
+def _other(tensor: str) -> str:
+    """The loop that does not index ``tensor``."""
+    return next(loop for loop in "mnk" if loop not in RELEVANT[tensor])
+
+
+def _refetched(pos: dict, trips: dict, tensor: str):
+    """Whether ``tensor`` is fetched again on each trip of the loop that does not index it:
+    that loop sits outside one that does and runs more than once."""
     cond = False
-    for r in relevant:
-        cond = cond | ((pos[other] < pos[r]) & (trips[r] > 1))
-    return np.where(cond, trips[other], 1)
+    for r in RELEVANT[tensor]:
+        cond = cond | ((pos[_other(tensor)] < pos[r]) & (trips[r] > 1))
+    return cond
 
 
 def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
@@ -149,12 +158,7 @@ def _least_traffic(mm, nn, kk, cm, cn, ck, share, bits):
         pos = {loop: i for i, loop in enumerate(order)}
         part = {}
         for t in ("inputs", "weights", "outputs"):
-            relevant = RELEVANT[t]
-            (other,) = set("mnk") - set(relevant)
-            refetched = False  # as in `refetch`
-            for r in relevant:
-                if pos[other] < pos[r]:
-                    refetched = refetched | (trips[r] > 1)
+            refetched = _refetched(pos, trips, t)
             if t == "outputs":
                 part[t] = np.where(refetched, spilled, 0.0)
             else:

@@ -330,22 +330,18 @@ def _check_layer(layer: Layer, given: dict, file: str) -> tuple[dict, list[Probl
     alo, ahi, adesc = code_range(q.a_bits, q.a_encoding)
     acc_lo, acc_hi = -(2 ** (q.acc_bits - 1)), 2 ** (q.acc_bits - 1) - 1
     accdesc = f"{acc_lo}..{acc_hi} (signed {q.acc_bits}-bit accumulator)"
-    for key in ("weights", "weights_zero_point"):
-        if key in out:
-            if key == "weights_zero_point" and q.w_encoding == "binary":
+    operands = (("weights", "weights", wlo, whi, wdesc, "w_bits", q.w_encoding),
+                ("inputs", "activations", alo, ahi, adesc, "a_bits", q.a_encoding))  # fmt: skip
+    for tensor, what, lo, hi, desc, bits_field, encoding in operands:
+        for key in (tensor, f"{tensor}_zero_point"):
+            if key not in out:
+                continue
+            if key != tensor and encoding == "binary":
                 if np.any(out[key] != 0):
-                    problems.append(Problem(file, None, f"{name}.{key}", "±1 weights have no "
+                    problems.append(Problem(file, None, f"{name}.{key}", f"±1 {what} have no "
                                             "zero point", _values(out[key]), "0"))  # fmt: skip
                 continue
-            bad_values(key, out[key], wlo, whi, wdesc, "w_bits")
-    for key in ("inputs", "inputs_zero_point"):
-        if key in out:
-            if key == "inputs_zero_point" and q.a_encoding == "binary":
-                if np.any(out[key] != 0):
-                    problems.append(Problem(file, None, f"{name}.{key}", "±1 activations have "
-                                            "no zero point", _values(out[key]), "0"))  # fmt: skip
-                continue
-            bad_values(key, out[key], alo, ahi, adesc, "a_bits")
+            bad_values(key, out[key], lo, hi, desc, bits_field)
     if "bias" in out:
         bad_values("bias", out["bias"], acc_lo, acc_hi, accdesc, "acc_bits")
     if "outputs" in out:
