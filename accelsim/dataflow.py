@@ -95,6 +95,28 @@ def systolic_cycles(m, n, k, rows, cols, dataflow: str, groups=1):
     return per_group * np.asarray(groups, dtype=np.int64)
 
 
+def systolic_terms(rows, cols, dataflow: str) -> list:
+    """`systolic_cycles` of one group as a sum of products of one factor per GEMM dimension:
+    ``F (T + R - 2) + Fc Sr + Fr Sc = Fr Fc T + (R - 2) Fr Fc + Fc Sr + Fr Sc``, as
+    ``[(coefficient, (f_m, f_n, f_k))]``, each factor a function of that dimension's extent
+    or None for the extent itself (`accelsim.memory.tiled_product` sums such products over
+    tiles in closed form)."""
+
+    def one(x):
+        return 1
+
+    def fr(x):
+        return ceil_div(x, rows)
+
+    def fc(x):
+        return ceil_div(x, cols)
+
+    by_role = [(1, (fr, fc, None)), (rows - 2, (fr, fc, one)), (1, (None, fc, one)),
+               (1, (fr, None, one))]  # fmt: skip
+    role = {"os": (0, 1, 2), "ws": (2, 1, 0), "is": (1, 2, 0)}[dataflow]  # (m, n, k) -> role
+    return [(c, tuple(f[r] for r in role)) for c, f in by_role]
+
+
 def scalesim_cycles(m, n, k, rows, cols, dataflow: str, groups=1):
     """SCALE-Sim v3 "Total Cycles" (COMPUTE_REPORT, ``InterfaceBandwidth: CALC``).
 

@@ -218,7 +218,7 @@ def run_layer(jobs, dram_bpc: float, port_bpc, generator_rate: float | None,
     return max(results, key=lambda s: s["end"])
 
 
-def refine(arch, x: dict, rows: dict, parts, timeline: list | None = None) -> None:
+def refine(arch, x: dict, rows: dict, parts, objective: str, timeline: list | None = None) -> None:
     """Replace the closed-form timing of ``rows`` by the event model's (in place).
 
     ``timeline``: a list to fill with every busy interval of the network, one dict per
@@ -232,7 +232,7 @@ def refine(arch, x: dict, rows: dict, parts, timeline: list | None = None) -> No
     run = np.asarray(rows["costed"], dtype=bool) & x["gemm"]
     src = arch.spec.weights
     rate = src.generator.weights_per_cycle if src.source == "generated" else None
-    plans = _plans(arch, x, rows, run)
+    plans = _plans(arch, x, rows, run, objective)
     mem = arch.spec.memories
     port_bpc = [getattr(mem, b).bytes_per_cycle for b in ("inputs", "weights", "outputs")]
     new = {key: np.zeros(len(run)) for key in ("compute", *STALLS)}
@@ -279,7 +279,7 @@ def refine(arch, x: dict, rows: dict, parts, timeline: list | None = None) -> No
         parts.append((("chip", "leakage"), leak))
 
 
-def _plans(arch, x, rows, run) -> dict:
+def _plans(arch, x, rows, run, objective) -> dict:
     """Per layer: ``[(array arch, (m, n, k), tiling, groups, copies), ...]``, one entry per
     distinct array (a reconfigurable mode's big and small pieces)."""
     tiling_of = {key: rows[f"tile_{key[1]}"] for key in ("tm", "tn", "tk")}
@@ -302,7 +302,7 @@ def _plans(arch, x, rows, run) -> dict:
         if split is None:
             plans[i] = [(_sub(arch, mode, pieces), dims, tiling, groups, 1)]
             continue
-        plans[i] = _split_plan(arch, x, i, mode, split, rows["dataflow"][i], pieces)
+        plans[i] = _split_plan(arch, x, i, mode, split, rows["dataflow"][i], pieces, objective)
     return plans
 
 
@@ -316,20 +316,16 @@ def _sub(arch, mode_label, cache):
     return cache[mode_label]
 
 
-def _split_plan(arch, x, i, mode_label, split, dataflow, cache):
+def _split_plan(arch, x, i, mode_label, split, dataflow, cache, objective):
     """The big and small pieces of layer ``i`` on a sub-array mode, each with the tiling
     the closed form chose for it (`accelsim.reconfig`)."""
-    from accelsim.model import evaluate
-    from accelsim.reconfig import _pieces
+    from accelsim.reconfig import split_evaluate
 
     sub = _sub(arch, mode_label, cache)
     count = arch.rows * arch.cols // (sub.rows * sub.cols)
     key = (mode_label, split)
     if key not in cache:
-        big, n_big, small, n_small = _pieces(x[split], count)
-        x_big, x_small = {**x, split: big}, {**x, split: small}
-        cache[key] = [(evaluate(sub, x_big), x_big, n_big),
-                      (evaluate(sub, x_small), x_small, n_small)]  # fmt: skip
+        cache[key] = split_evaluate(arch, sub, x, split, count, objective)
     d = sub.dataflows.index(dataflow)
     plan = []
     for ev, xp, copies in cache[key]:

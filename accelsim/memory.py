@@ -6,11 +6,12 @@ A GEMM ``inputs[M, K] @ weights[K, N]`` (per group) is cut into DRAM tiles of
 ``Tm x Tn x Tk`` and run as a loop nest over the tiles in one of the six loop orders
 (outer to inner, e.g. ``n, m, k``). Each tile size is chosen from ``E / 2^j`` for
 ``j = 0..4`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
-the extent ``E``. Every (order, Tm, Tn, Tk) whose tiles fit the buffers is legal; the
-mapper picks the one with the least DRAM traffic. Ties (many tilings move the same bytes)
-go to the least exposed time, estimated as the first tile's loads plus the last tile's
-write-back at the DRAM bandwidth plus ``rows + cols`` cycles of fill and drain per tile;
-then to the first order in `ORDERS`. The chosen tiling is then costed exactly.
+the extent ``E``. Every (Tm, Tn, Tk) whose tiles fit the buffers is a candidate, in the loop
+order that moves the least DRAM bytes (`tilings`; the first in `ORDERS` among equals). The
+mapper (`accelsim.model.evaluate`) costs every candidate exactly (the formulas below and the
+model's) and keeps the best by the user's objective (`latency`, `energy`, `edp`); ties go
+to fewer cycles, then to less DRAM traffic, then to the first in (order, Tm, Tn, Tk)
+nesting (`best`).
 
 Inputs: a conv's ifmap is smaller than the im2col matrix ``[M, K]`` the array consumes
 (windows overlap), so input bytes in DRAM and in the input buffer are scaled by
@@ -110,34 +111,68 @@ def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
     return read, write, parts
 
 
-def choose_tiling(
-    m, n, k, share, bits, sizes, g: int, bytes_per_cycle: float, tile_cycles, alike=()
-):
-    """Best legal tiling per layer, for each dataflow; identical layers are searched once.
+def tilings(m, n, k, share, bits, sizes, g: int) -> dict:
+    """Every candidate tiling of every layer, as flat arrays (DESIGN.md §5, the mapper's
+    space): one entry per (layer, Tm, Tn, Tk) whose tiles fit the buffers, each in the loop
+    order that moves the least DRAM bytes (the first in `ORDERS` among equals).
 
-    ``bits = (a, w, acc, out)`` arrays; ``sizes = (inputs, weights, outputs)`` bytes;
-    ``tile_cycles``: one function per dataflow, ``(tm, tn, tk, inverse) -> `` the array
-    cycles of one tile. Returns, per dataflow, a dict of per-layer arrays: ``tm, tn, tk,
-    order`` (index into ORDERS), DRAM ``read, write`` bytes per group and their parts
-    ``inputs_read, weights_read, spill`` (partial sums out and back), and ``fits`` (False
-    where not even the smallest tile fits a buffer). ``alike``: further per-layer arrays
-    that ``tile_cycles`` depends on (the PE's packing): layers are identical only if these
-    are equal too.
+    ``bits = (a, w, acc, out)`` arrays; ``sizes = (inputs, weights, outputs)`` bytes.
+    Returns ``row`` (the layer of each entry, ascending: each layer's entries are
+    contiguous), ``tm, tn, tk, order`` (index into ORDERS), ``rank`` (the entry's position in
+    the nesting (order, Tm, Tn, Tk), for ties), DRAM ``read, write`` bytes per group and their
+    parts ``inputs_read, weights_read, spill`` (partial sums out and back); and ``fits`` per
+    layer, False where not even the smallest tile fits a buffer (all that layer's tile sizes
+    are then listed, as if they fitted, so every layer has entries; they are not used).
     """
-    columns = (m, n, k, share, *bits, *alike)
-    keys = np.stack([np.asarray(v, dtype=np.float64) for v in columns], axis=1)
-    first: dict = {}  # row bytes -> unique index, in order of first appearance
-    inverse = np.array([first.setdefault(row.tobytes(), len(first)) for row in keys])
-    unique = keys[np.unique(inverse, return_index=True)[1]]
-    dims = unique[:, :3].astype(np.int64).T
-    u_bits = tuple(unique[:, 4:8].T)
-    found = _search(*dims, unique[:, 3], u_bits, sizes, g, bytes_per_cycle, tile_cycles, inverse)
-    return [{key: value[inverse.reshape(-1)] for key, value in f.items()} for f in found]
+    u = len(m)
+    share = np.asarray(share, dtype=np.float64)[:, None, None, None, None]
+    bits = tuple(np.asarray(b, dtype=np.float64)[:, None, None, None, None] for b in bits)
+    a, w, acc, out = bits
+    cm = candidates(m, g)[:, None, :, None, None]
+    cn = candidates(n, g)[:, None, None, :, None]
+    ck = candidates(k, g)[:, None, None, None, :]
+    mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None, None] for x in (m, n, k))
+    s_in, s_w, s_out = sizes
+    fits = (
+        (2 * cm * ck * share * a / 8 <= s_in)
+        & (2 * ck * cn * w / 8 <= s_w)
+        & (cm * cn * (acc + out) / 8 <= s_out)
+    )
+    any_fit = fits.reshape(u, -1).any(axis=1)
+    # a tile size listed twice (small extents repeat their candidates) is tried once
+    fresh = [_first_seen(c.reshape(u, -1)) for c in (cm, cn, ck)]
+    fresh = fresh[0][:, :, None, None] & fresh[1][:, None, :, None] & fresh[2][:, None, None, :]
+    fits = (fits | ~any_fit[:, None, None, None, None]) & fresh[:, None]
+    key = (np.stack([mm, nn, kk, share, *bits]).reshape(-1).tobytes(), g)
+    found = _TABLES.get(key)
+    if found is None:
+        found = _least_traffic(mm, nn, kk, cm, cn, ck, share, bits)
+        _TABLES[key] = found
+        while sum(a.nbytes for pair in _TABLES.values() for a in pair) > TABLES_BYTES:
+            del _TABLES[next(iter(_TABLES))]  # the oldest (this one too if it alone is larger)
+    first_o = found[1]
+    row, t = np.nonzero(fits.reshape(u, -1))
+    i, j, q = np.unravel_index(t, fits.shape[2:])
+    tm, tn, tk = cm[row, 0, i, 0, 0], cn[row, 0, 0, j, 0], ck[row, 0, 0, 0, q]
+    order = first_o.reshape(u, -1)[row, t]
+    pos = {loop: np.array([p.index(loop) for p in ORDERS])[order] for loop in "mnk"}
+    flat = [np.asarray(v)[row] for v in (m, n, k)]
+    read, write, parts = traffic(*flat, tm, tn, tk, [b.reshape(-1)[row] for b in bits], pos,
+                                 share.reshape(-1)[row])  # fmt: skip
+    return {"row": row, "tm": tm, "tn": tn, "tk": tk, "order": order,
+            "rank": order * fits[0].size + t, "read": read, "write": write, **parts,
+            "fits": any_fit}  # fmt: skip
+
+
+def _first_seen(c: np.ndarray) -> np.ndarray:
+    """Per row, True where a value appears for the first time along the row."""
+    earlier = np.tril(np.ones((c.shape[1], c.shape[1]), dtype=bool), -1)
+    return ~((c[:, :, None] == c[:, None, :]) & earlier).any(axis=2)
 
 
 # The search's costly part, the bytes every tiling moves, does not depend on buffer sizes,
 # bandwidths or dataflows: points of a sweep that differ only in those share it. Keyed by
-# the unique layers' (m, n, k, share, bits) and g; the latest are kept, up to TABLES_BYTES.
+# the layers' (m, n, k, share, bits) and g; the latest are kept, up to TABLES_BYTES.
 _TABLES: dict = {}
 TABLES_BYTES = 64 << 20
 
@@ -172,69 +207,19 @@ def _least_traffic(mm, nn, kk, cm, cn, ck, share, bits):
     return least_o, first_o
 
 
-def _search(m, n, k, share, bits, sizes, g, bytes_per_cycle, tile_cycles, inverse):
-    """Evaluate every (order, Tm, Tn, Tk) of every layer at once.
-
-    Tile sizes are axes ``[layer, 1, Tm, Tn, Tk]``; the six orders are a loop that keeps,
-    per tile size, the least bytes moved and the first order that moves them (only the
-    refetch factors depend on the order). Among the tilings of least traffic the estimated
-    time depends on the tile sizes only (their DRAM time is the least traffic's), so it is
-    evaluated once per tile size. The winner is the first (order, Tm, Tn, Tk), in that
-    nesting, whose traffic and time are both least: the tie rule of the module docstring.
-    A layer where no tile fits is searched as if every tile fitted (``fits`` is False; its
-    tiling is not used).
-    """
-    u = len(m)
-    share = share[:, None, None, None, None]
-    bits = tuple(np.asarray(b, dtype=np.float64)[:, None, None, None, None] for b in bits)
-    a, w, acc, out = bits
-    cm = candidates(m, g)[:, None, :, None, None]
-    cn = candidates(n, g)[:, None, None, :, None]
-    ck = candidates(k, g)[:, None, None, None, :]
-    mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None, None] for x in (m, n, k))
-    s_in, s_w, s_out = sizes
-    fits = (
-        (2 * cm * ck * share * a / 8 <= s_in)
-        & (2 * ck * cn * w / 8 <= s_w)
-        & (cm * cn * (acc + out) / 8 <= s_out)
-    )
-    any_fit = fits.reshape(u, -1).any(axis=1)
-    fits = fits | ~any_fit[:, None, None, None, None]
-    key = (np.stack([m, n, k, share[:, 0, 0, 0, 0], *(b[:, 0, 0, 0, 0] for b in bits)]), g)
-    key = (key[0].tobytes(), g)
-    found = _TABLES.get(key)
-    if found is None:
-        found = _least_traffic(mm, nn, kk, cm, cn, ck, share, bits)
-        _TABLES[key] = found
-        while sum(a.nbytes for pair in _TABLES.values() for a in pair) > TABLES_BYTES:
-            del _TABLES[next(iter(_TABLES))]  # the oldest (this one too if it alone is larger)
-    least_o, first_o = found
-    least_o = np.where(fits, least_o, np.inf)
-    shape = fits.shape
-    least = least_o.reshape(u, -1).min(axis=1)[:, None, None, None, None]
-    tied = least_o <= least  # the tile sizes whose best order moves the least bytes
-    tiles = -(-mm // cm) * -(-nn // cn) * -(-kk // ck)
-    edges = ((cm * ck * share * a + ck * cn * w + cm * cn * out) / 8) / bytes_per_cycle
-    dram = least / bytes_per_cycle - edges
-    # (order, Tm, Tn, Tk) of each tile size's best order, as a position in the full nesting
-    rank = (first_o * fits[0].size + np.arange(fits[0].size).reshape(shape[1:])).reshape(u, -1)
-    rows = np.arange(u)
-    found = []
-    for cycles in tile_cycles:
-        # ties in traffic go to the shortest estimated time (edges exposed, rest overlapped)
-        time = edges + np.maximum(tiles * cycles(cm, cn, ck, inverse), dram)
-        time = np.where(tied, time, np.inf).reshape(u, -1)
-        fastest = time <= time.min(axis=1)[:, None]
-        first = np.where(fastest, rank, rank.max() + 1).min(axis=1)
-        o, i, j, q = np.unravel_index(first, (len(ORDERS), *shape[2:]))
-        tm, tn, tk = cm[rows, 0, i, 0, 0], cn[rows, 0, 0, j, 0], ck[rows, 0, 0, 0, q]
-        pos = {loop: np.array([p.index(loop) for p in ORDERS])[o] for loop in "mnk"}
-        flat = (x[:, 0, 0, 0, 0] for x in (mm, nn, kk))
-        read, write, parts = traffic(*flat, tm, tn, tk, [b[:, 0, 0, 0, 0] for b in bits], pos,
-                                     share[:, 0, 0, 0, 0])  # fmt: skip
-        found.append({"tm": tm, "tn": tn, "tk": tk, "order": o, "fits": any_fit,
-                      "read": read, "write": write, **parts})  # fmt: skip
-    return found
+def best(row, keys, rank):
+    """Per layer, the entry of `tilings` with the least first key, ties (within 1e-9
+    relative: float noise is no preference) to the least second key and so on, then to the
+    least ``rank``: an index into the entries, one per layer."""
+    if not len(row):
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+    tied = np.ones(len(row), dtype=bool)
+    for key in keys:
+        key = np.where(tied, np.nan_to_num(np.asarray(key, dtype=np.float64), nan=np.inf), np.inf)
+        tied &= key <= np.minimum.reduceat(key, starts)[row] * (1 + 1e-9)
+    rank = np.where(tied, rank, np.iinfo(np.int64).max)
+    return np.flatnonzero(rank == np.minimum.reduceat(rank, starts)[row])
 
 
 def tiled(fn, m, n, k, tm, tn, tk):
@@ -245,6 +230,24 @@ def tiled(fn, m, n, k, tm, tn, tk):
         count = cm * cn * ck
         value = fn(np.maximum(em, 1), np.maximum(en, 1), np.maximum(ek, 1))
         total = total + np.where(count > 0, value * count, 0)
+    return total
+
+
+def tile_parts(extent, tile):
+    """One dimension cut into tiles: ``(size, count)`` of the full tiles, of the remainder
+    tile (size at least 1; count 0 or 1) and the sum of the sizes (the extent)."""
+    (size, full), (rem, last) = _pieces(extent, tile)
+    return size, full, np.maximum(rem, 1), last, extent
+
+
+def tiled_product(factors, parts):
+    """`tiled` of a product of one factor per dimension, ``f_m(m_t) f_n(n_t) f_k(k_t)``, in
+    closed form: the sum over tiles of a product is the product of the per-dimension sums.
+    ``parts``: `tile_parts` per dimension; a factor None is the tile's size (its sum is the
+    last entry of the parts)."""
+    total = 1
+    for f, (size, full, rem, last, whole) in zip(factors, parts):
+        total = total * (whole if f is None else full * f(size) + last * f(rem))
     return total
 
 

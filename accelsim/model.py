@@ -41,9 +41,10 @@ from dataclasses import replace
 import numpy as np
 
 from accelsim.arch import Arch
-from accelsim.dataflow import TIMINGS, ceil_div
+from accelsim.dataflow import TIMINGS, ceil_div, systolic_terms
 from accelsim.errors import ConfigError, Problem, did_you_mean
-from accelsim.memory import ORDERS, choose_tiling, tiled
+from accelsim.memory import ORDERS, best, tile_parts, tiled, tiled_product
+from accelsim.memory import tilings as memory_tilings
 from accelsim.report import Report, provenance
 from accelsim.workload import Assignment, Workload
 
@@ -133,159 +134,218 @@ def _packing(gemm, k, k_run, quants, index, checks, pe) -> dict:
     }
 
 
-def _sram_elements(dataflow, rows, cols):
-    """Per-tile array-side SRAM element counts (see the module docstring)."""
+def _sram_factors(dataflow, rows, cols) -> dict:
+    """Per-tile array-side SRAM element counts (see the module docstring) as a product of
+    one factor per dimension ``(m, n, k)``: None for the tile's extent, else a function of it
+    (`accelsim.memory.tiled_product` sums such products over the tiles in closed form)."""
+
+    def one(x):
+        return 1
+
+    def over(d):
+        return lambda x: ceil_div(x, d)
+
     if dataflow == "os":
-        return {
-            "inputs": lambda m, n, k: m * k * ceil_div(n, cols),
-            "weights": lambda m, n, k: k * n * ceil_div(m, rows),
-            "outputs": lambda m, n, k: m * n,
-        }
+        return {"inputs": (None, over(cols), None), "weights": (over(rows), None, None),
+                "outputs": (None, None, one)}  # fmt: skip
     if dataflow == "ws":
-        return {
-            "inputs": lambda m, n, k: m * k * ceil_div(n, cols),
-            "weights": lambda m, n, k: k * n,
-            "outputs": lambda m, n, k: m * n * ceil_div(k, rows),
-        }
-    return {
-        "inputs": lambda m, n, k: m * k,
-        "weights": lambda m, n, k: k * n * ceil_div(m, cols),
-        "outputs": lambda m, n, k: m * n * ceil_div(k, rows),
-    }
+        return {"inputs": (None, over(cols), None), "weights": (one, None, None),
+                "outputs": (None, None, over(rows))}  # fmt: skip
+    return {"inputs": (None, one, None), "weights": (over(cols), None, None),
+            "outputs": (None, None, over(rows))}  # fmt: skip
+
+
+def _sram_elements(dataflow, rows, cols) -> dict:
+    """`_sram_factors` as functions of one tile ``(m, n, k)``."""
+
+    def product(factors):
+        def count(*extents):
+            out = 1
+            for f, e in zip(factors, extents):
+                out = out * (e if f is None else f(e))
+            return out
+
+        return count
+
+    return {t: product(f) for t, f in _sram_factors(dataflow, rows, cols).items()}
 
 
 # operand bits that hop between neighbouring PEs on every MAC, per dataflow
 MOVING = {"os": ("a_bits", "w_bits"), "ws": ("a_bits", "acc_bits"), "is": ("w_bits", "acc_bits")}
 
 
-def evaluate(arch: Arch, x: dict) -> dict:
+def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> dict:
     """Cycles, stalls and action counts of every layer under every allowed dataflow.
 
-    Returns arrays of shape ``[dataflows, layers]`` (counts in a nested dict keyed by
-    ``(component, action)``) plus per-layer tiling and feasibility.
+    With memories, each dataflow's tiling is chosen per layer by ``objective`` among every
+    candidate of `accelsim.memory.tilings`, each costed exactly as below (`_cost`) and priced
+    by ``pricing(x, counts, cycles) -> energy`` (default `accelsim.energy.price` on ``arch``);
+    ties go to fewer cycles, then to less DRAM traffic, then to the first in the nesting
+    (order, Tm, Tn, Tk).
+    Identical layers are costed once. Returns arrays of shape ``[dataflows, layers]`` (counts
+    in a nested dict keyed by ``(component, action)``) plus per-layer tiling and feasibility.
     """
-    m, n, k, g, pack, step = x["m"], x["n"], x["k"], x["groups"], x["pack"], x["step"]
-    source = arch.spec.weights  # accelsim.weights: what crosses DRAM, generator counts
-    w_dram = source.dram_bits(
-        x["w_bits"], x.get("mask_density")
-    )  # bits per weight in DRAM and the weight buffer
-    bits = (x["a_bits"], w_dram, x["acc_bits"], x["out_bits"])
-    mem, dram = arch.spec.memories, arch.spec.dram
+    mem = arch.spec.memories
     reason = list(x["reason"])
-    timing = TIMINGS[arch.timing]
-    tilings = [None] * len(arch.dataflows)
-    if mem is not None:
+    results, tilings = [], [None] * len(arch.dataflows)
+    if mem is None:
+        results = [_cost(arch, df, x, None) for df in arch.dataflows]
+    else:
+        if pricing is None:
+            from accelsim.energy import price
+
+            def pricing(xc, counts, cycles):
+                return price(arch, xc, counts, cycles)[0]
+
         sizes = (mem.inputs.size_bytes, mem.weights.size_bytes, mem.outputs.size_bytes)
-
-        def tile_cycles(df):
-            def cycles(tm, tn, tk, inverse):
-                # step dtype: int64, or float64 when value-aware costs scale it (accelsim.trace)
-                p, s = np.zeros(inverse.max() + 1), np.zeros(inverse.max() + 1, dtype=step.dtype)
-                p[inverse.reshape(-1)], s[inverse.reshape(-1)] = pack, step  # per unique layer
-                p, s = p[:, None, None, None, None], s[:, None, None, None, None]
-                steps = np.ceil(tk / p).astype(np.int64)
-                return s * timing(tm, tn, steps, arch.rows, arch.cols, df)
-
-            return cycles
-
-        tilings = choose_tiling(
-            m, n, k, x["share"], bits, sizes, min(arch.rows, arch.cols),
-            dram.bytes_per_cycle, [tile_cycles(df) for df in arch.dataflows], (pack, step),
-        )  # fmt: skip
-    if mem is not None:
+        first, inverse = _distinct(x)
+        xu = _take(x, first)
+        bits = (xu["a_bits"], _w_dram(arch, xu), xu["acc_bits"], xu["out_bits"])
+        found = memory_tilings(xu["m"], xu["n"], xu["k"], xu["share"], bits, sizes,
+                               min(arch.rows, arch.cols))  # fmt: skip
+        xc = _take(xu, found["row"])
+        moved = found["read"] + found["write"]
+        tilings = []
+        for df in arch.dataflows:
+            res = _cost(arch, df, xc, found)
+            # the latency objective needs no prices (ties go to cycles, then traffic)
+            energy = None if objective == "latency" else pricing(xc, res["counts"], res["cycles"])
+            key = objective_key(objective, res["cycles"], energy)
+            take = best(found["row"], (key, res["cycles"], moved), found["rank"])
+            take = take[inverse]
+            results.append(_take(res, take))
+            tiling = {key: value[take] for key, value in found.items() if key != "fits"}
+            tilings.append({**tiling, "fits": found["fits"][inverse]})
         for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):
             if reason[i] is None:
                 reason[i] = _too_small(i, x, sizes)
-    run = x["gemm"] & np.array([r is None for r in reason])
-
-    out = {"cycles": [], "compute": [], "stall_read": [], "stall_write": [], "stall_sram": []}
-    counts: list[dict] = []
-    for df, tiling in zip(arch.dataflows, tilings):
-        tm, tn, tk = (m, n, k) if tiling is None else (tiling["tm"], tiling["tn"], tiling["tk"])
-
-        def array_cycles(mt, nt, kt, df=df):
-            steps = np.ceil(kt / pack - 1e-9).astype(np.int64)
-            cycles = step * timing(mt, nt, steps, arch.rows, arch.cols, df)
-            # value-aware costs (accelsim.trace) may make a step fractional (an average over
-            # weight groups): whole cycles per tile
-            return cycles if step.dtype.kind == "i" else np.ceil(cycles - 1e-9)
-
-        if arch.timing == "scalesim":  # SCALE-Sim's whole-layer count; tiles move bytes only
-            compute = g * array_cycles(m, n, k)
-        else:
-            compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
-        macs = m * n * k * g
-        c = {("pe", action): macs * per_mac for action, per_mac in x["pe_actions"].items()}
-        moving = MOVING[df]
-        c[("pe", "operand_move_bytes")] = macs * (x[moving[0]] + x[moving[1]]) / 8
-        stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
-        cycles = compute.astype(np.float64)
-        if mem is not None:
-            # array-side traffic follows how the array runs: tile by tile, or (scalesim
-            # timing) the whole layer at once, as SCALE-Sim does
-            at = (m, n, k) if arch.timing == "scalesim" else (tm, tn, tk)
-            elems = {
-                t: g * tiled(fn, m, n, k, *at)
-                for t, fn in _sram_elements(df, arch.rows, arch.cols).items()
-            }
-            read_in = elems["inputs"] * x["a_bits"] / 8
-            if mem.inputs.window_reuse:  # a window loader reads each ifmap element once
-                read_in = read_in * x["share"]
-            read_w = elems["weights"] * w_dram / 8
-            out_w = elems["outputs"] * x["acc_bits"] / 8
-            out_r = (elems["outputs"] - m * n * g) * x["acc_bits"] / 8
-            d_read, d_write = tiling["read"] * g, tiling["write"] * g
-            d_in, d_w = tiling["inputs_read"] * g, tiling["weights_read"] * g
-            d_spill = tiling["spill"] * g
-            c[("inputs_sram", "read_bytes")] = read_in
-            c[("inputs_sram", "write_bytes")] = d_in
-            c[("weights_sram", "read_bytes")] = read_w
-            c[("weights_sram", "write_bytes")] = d_w
-            c[("outputs_sram", "read_bytes")] = out_r + d_write
-            c[("outputs_sram", "write_bytes")] = out_w + d_spill
-            c[("dram", "read_bytes")] = d_read
-            c[("dram", "write_bytes")] = d_write
-            c.update(source.counts(elems["weights"]))  # one generated weight per read
-            if arch.timing == "accelsim":  # scalesim timing is SCALE-Sim's stall-free CALC mode
-                bw = dram.bytes_per_cycle
-                pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * w_dram) / 8 / bw
-                # the last output tile written is the edge tile in m and n (first tiles are whole)
-                last_m, last_n = m - (np.ceil(m / tm) - 1) * tm, n - (np.ceil(n / tn) - 1) * tn
-                epi = last_m * last_n * x["out_bits"] / 8 / bw
-                sram = np.max(  # cycles each buffer's ports need
-                    [
-                        (read_in + d_in) / mem.inputs.bytes_per_cycle,
-                        (read_w + d_w) / mem.weights.bytes_per_cycle,
-                        (out_r + out_w + d_write + d_spill) / mem.outputs.bytes_per_cycle,
-                    ],
-                    axis=0,
-                )
-                dram_steady = (d_read + d_write) / bw - pro - epi
-                dram_excess = np.maximum(dram_steady - compute, 0)
-                sram_excess = np.maximum(sram - np.maximum(compute, dram_steady), 0)
-                share = np.divide(
-                    d_read, d_read + d_write, out=np.ones_like(d_read), where=d_read + d_write > 0
-                )
-                stall["stall_read"] = np.ceil(pro + dram_excess * share)
-                stall["stall_write"] = np.ceil(epi + dram_excess * (1 - share))
-                stall["stall_sram"] = np.ceil(sram_excess)
-                generator = source.generator_cycles(elems["weights"])
-                if generator is not None:  # the generator cannot keep up (accelsim.weights)
-                    busy = np.maximum(np.maximum(compute, dram_steady), sram)
-                    stall["stall_generator"] = np.ceil(np.maximum(generator - busy, 0))
-                cycles = compute + sum(stall.values())
-        out["cycles"].append(cycles)
-        out["compute"].append(compute)
-        for key, value in stall.items():
-            out.setdefault(key, []).append(value)
-        counts.append(c)
-
-    result = {key: np.stack(value) for key, value in out.items()}
-    result["counts"] = counts
+    result = {key: np.stack([r[key] for r in results]) for key in results[0] if key != "counts"}
+    result["counts"] = [r["counts"] for r in results]
     result["reason"] = reason
-    result["run"] = run
+    result["run"] = x["gemm"] & np.array([r is None for r in reason])
     result["tilings"] = tilings
     return result
+
+
+def _distinct(x: dict):
+    """Layers identical in every per-layer array the cost reads: the first of each and, per
+    layer, the index of its distinct layer."""
+    n = len(x["gemm"])
+    columns = [v for v in x.values() if isinstance(v, np.ndarray) and v.shape == (n,)]
+    columns += list(x["pe_actions"].values())
+    keys = np.stack([np.asarray(v, dtype=np.float64) for v in columns], axis=1)
+    seen: dict = {}  # row bytes -> distinct index, in order of first appearance
+    inverse = np.array([seen.setdefault(r.tobytes(), len(seen)) for r in keys], dtype=np.int64)
+    return np.unique(inverse, return_index=True)[1], inverse
+
+
+def _take(x: dict, idx) -> dict:
+    """``x`` with every per-row array (and nested dict of them) taken at ``idx``; other
+    entries as they are (per-layer lists are dropped: the cost does not read them)."""
+    n = len(x["gemm"]) if "gemm" in x else len(x["cycles"])
+    out = {}
+    for key, value in x.items():
+        if isinstance(value, np.ndarray) and value.shape[:1] == (n,):
+            out[key] = value[idx]
+        elif isinstance(value, dict):
+            out[key] = {k: v[idx] if np.ndim(v) else v for k, v in value.items()}
+        elif not isinstance(value, list) or key == "quants":
+            out[key] = value
+    return out
+
+
+def _w_dram(arch: Arch, x: dict):
+    """Bits per weight in DRAM and the weight buffer (`accelsim.weights`)."""
+    return arch.spec.weights.dram_bits(x["w_bits"], x.get("mask_density"))
+
+
+def _cost(arch: Arch, df: str, x: dict, tiling: dict | None) -> dict:
+    """Cycles, compute cycles, stalls and action counts of each row of ``x`` on dataflow
+    ``df`` with the tiles of ``tiling`` (per row; None without memories: one whole tile).
+    The formulas of the module docstring and of `accelsim.memory`."""
+    m, n, k, g, pack, step = x["m"], x["n"], x["k"], x["groups"], x["pack"], x["step"]
+    source, mem, dram = arch.spec.weights, arch.spec.memories, arch.spec.dram
+    timing = TIMINGS[arch.timing]
+    tm, tn, tk = (m, n, k) if tiling is None else (tiling["tm"], tiling["tn"], tiling["tk"])
+    parts = [tile_parts(e, t) for e, t in ((m, tm), (n, tn), (k, tk))]
+
+    def array_cycles(mt, nt, kt):
+        steps = np.ceil(kt / pack - 1e-9).astype(np.int64)
+        cycles = step * timing(mt, nt, steps, arch.rows, arch.cols, df)
+        # value-aware costs (accelsim.trace) may make a step fractional (an average over
+        # weight groups): whole cycles per tile
+        return cycles if step.dtype.kind == "i" else np.ceil(cycles - 1e-9)
+
+    if arch.timing == "scalesim":  # SCALE-Sim's whole-layer count; tiles move bytes only
+        compute = g * array_cycles(m, n, k)
+    elif step.dtype.kind == "i":  # the closed form's terms, summed over tiles term by term
+        # a tile's k runs as ceil(kt / pack) array steps
+        size, full, rem, last, _ = parts[2]
+        s_full, s_rem = (np.ceil(t / pack - 1e-9).astype(np.int64) for t in (size, rem))
+        by_steps = (parts[0], parts[1], (s_full, full, s_rem, last, full * s_full + last * s_rem))
+        compute = sum(coef * tiled_product(f, by_steps)
+                      for coef, f in systolic_terms(arch.rows, arch.cols, df))  # fmt: skip
+        compute = g * step * compute
+    else:
+        compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
+    macs = m * n * k * g
+    c = {("pe", action): macs * per_mac for action, per_mac in x["pe_actions"].items()}
+    moving = MOVING[df]
+    c[("pe", "operand_move_bytes")] = macs * (x[moving[0]] + x[moving[1]]) / 8
+    stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
+    cycles = compute.astype(np.float64)
+    if mem is not None:
+        w_dram = _w_dram(arch, x)
+        # array-side traffic follows how the array runs: tile by tile, or (scalesim
+        # timing) the whole layer at once, as SCALE-Sim does
+        if arch.timing == "scalesim":
+            parts = [tile_parts(e, e) for e in (m, n, k)]
+        per_tile = _sram_factors(df, arch.rows, arch.cols)
+        elems = {t: g * tiled_product(f, parts) for t, f in per_tile.items()}
+        read_in = elems["inputs"] * x["a_bits"] / 8
+        if mem.inputs.window_reuse:  # a window loader reads each ifmap element once
+            read_in = read_in * x["share"]
+        read_w = elems["weights"] * w_dram / 8
+        out_w = elems["outputs"] * x["acc_bits"] / 8
+        out_r = (elems["outputs"] - m * n * g) * x["acc_bits"] / 8
+        d_read, d_write = tiling["read"] * g, tiling["write"] * g
+        d_in, d_w = tiling["inputs_read"] * g, tiling["weights_read"] * g
+        d_spill = tiling["spill"] * g
+        c[("inputs_sram", "read_bytes")] = read_in
+        c[("inputs_sram", "write_bytes")] = d_in
+        c[("weights_sram", "read_bytes")] = read_w
+        c[("weights_sram", "write_bytes")] = d_w
+        c[("outputs_sram", "read_bytes")] = out_r + d_write
+        c[("outputs_sram", "write_bytes")] = out_w + d_spill
+        c[("dram", "read_bytes")] = d_read
+        c[("dram", "write_bytes")] = d_write
+        c.update(source.counts(elems["weights"]))  # one generated weight per read
+        if arch.timing == "accelsim":  # scalesim timing is SCALE-Sim's stall-free CALC mode
+            bw = dram.bytes_per_cycle
+            pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * w_dram) / 8 / bw
+            # the last output tile written is the edge tile in m and n (first tiles are whole)
+            last_m, last_n = m - (np.ceil(m / tm) - 1) * tm, n - (np.ceil(n / tn) - 1) * tn
+            epi = last_m * last_n * x["out_bits"] / 8 / bw
+            sram = np.maximum(  # cycles each buffer's ports need
+                np.maximum((read_in + d_in) / mem.inputs.bytes_per_cycle,
+                           (read_w + d_w) / mem.weights.bytes_per_cycle),
+                (out_r + out_w + d_write + d_spill) / mem.outputs.bytes_per_cycle,
+            )  # fmt: skip
+            dram_steady = (d_read + d_write) / bw - pro - epi
+            dram_excess = np.maximum(dram_steady - compute, 0)
+            sram_excess = np.maximum(sram - np.maximum(compute, dram_steady), 0)
+            share = np.divide(
+                d_read, d_read + d_write, out=np.ones_like(d_read), where=d_read + d_write > 0
+            )
+            stall["stall_read"] = np.ceil(pro + dram_excess * share)
+            stall["stall_write"] = np.ceil(epi + dram_excess * (1 - share))
+            stall["stall_sram"] = np.ceil(sram_excess)
+            generator = source.generator_cycles(elems["weights"])
+            if generator is not None:  # the generator cannot keep up (accelsim.weights)
+                busy = np.maximum(np.maximum(compute, dram_steady), sram)
+                stall["stall_generator"] = np.ceil(np.maximum(generator - busy, 0))
+            cycles = compute + sum(stall.values())
+    return {"cycles": cycles, "compute": compute, **stall, "counts": c}
 
 
 def _too_small(i, x, sizes) -> str:
@@ -300,15 +360,17 @@ def _too_small(i, x, sizes) -> str:
     )
 
 
+def objective_key(objective: str, cycles, energy):
+    """What the mapper minimises: cycles (`latency`), energy (`energy`, 0 without a
+    technology section) or their product (`edp`); NaN counts as infinite."""
+    energy = np.zeros_like(cycles) if energy is None else energy
+    key = {"latency": cycles, "energy": energy}.get(objective)
+    return np.nan_to_num(energy * cycles if key is None else key, nan=np.inf)
+
+
 def choose(objective: str, cycles: np.ndarray, energy: np.ndarray) -> np.ndarray:
     """Index of the best dataflow per layer (ties: the first listed in the arch)."""
-    if objective == "latency":
-        key = cycles
-    elif objective == "energy":
-        key = energy
-    else:
-        key = energy * cycles
-    return np.argmin(np.nan_to_num(key, nan=np.inf), axis=0)
+    return np.argmin(objective_key(objective, cycles, energy), axis=0)
 
 
 def simulate(
@@ -351,7 +413,7 @@ def simulate(
     if fidelity == "event":  # the same mapping and counts, timing from tiles (accelsim.event)
         from accelsim.event import refine
 
-        refine(arch, x, rows, parts, intervals)
+        refine(arch, x, rows, parts, objective, intervals)
     prov = provenance(arch, wl, assignment, objective)
     prov["fidelity"] = fidelity
     prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
@@ -442,7 +504,7 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
         from accelsim import reconfig as rc
 
         price = rc.price
-    ev = evaluate(arch, x) if rc is None else rc.evaluate(arch, x)
+    ev = evaluate(arch, x, objective) if rc is None else rc.evaluate(arch, x, objective)
     energies, breakdowns = zip(
         *(price(arch, x, c, cyc) for c, cyc in zip(ev["counts"], ev["cycles"]))
     )

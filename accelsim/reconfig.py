@@ -153,7 +153,7 @@ def modes_of(arch) -> list[tuple[str, Mode, int]]:
     return out
 
 
-def evaluate(arch, x: dict) -> dict:
+def evaluate(arch, x: dict, objective: str = "latency") -> dict:
     """`accelsim.model.evaluate` over every (mode, split, dataflow) choice.
 
     Same keys as the fixed model, with the first axis of the arrays (and the lists
@@ -162,8 +162,6 @@ def evaluate(arch, x: dict) -> dict:
     ``[choices, layers]``. Tiling byte parts are totals over sub-arrays divided by the
     layer's groups (the fixed model's per-group convention).
     """
-    from accelsim.model import evaluate as fixed
-
     out: dict = {key: [] for key in ("counts", "tilings", "feasible", "dataflow", "mode",
                                      "split", "reasons")}  # fmt: skip
     for name, mode, count in modes_of(arch):
@@ -171,14 +169,13 @@ def evaluate(arch, x: dict) -> dict:
         splits = arch.spec.reconfig.splits if count > 1 else (None,)
         for split in splits:
             if split is None:
-                ev = fixed(sub, x)
+                ev = sub_evaluate(arch, sub, x, objective)
                 for d, df in enumerate(sub.dataflows):
                     _append(out, ev, d, name, split, df)
                 continue
-            big, n_big, small, n_small = _pieces(x[split], count)
-            x_big, x_small = {**x, split: big}, {**x, split: small}
-            ev_big = fixed(sub, x_big)
-            ev_small = fixed(sub, x_small) if n_small.any() else None
+            (ev_big, x_big, n_big), (ev_small, x_small, n_small) = split_evaluate(
+                arch, sub, x, split, count, objective
+            )
             for d, df in enumerate(sub.dataflows):
                 pieces = ((ev_big, x_big, n_big), (ev_small, x_small, n_small))
                 _combine(out, pieces, d, x["groups"], name, split, df)
@@ -190,6 +187,24 @@ def evaluate(arch, x: dict) -> dict:
     first = np.argmax(feasible, axis=0)  # a feasible choice's reason (None), else choice 0's
     result["reason"] = [out["reasons"][c][i] for i, c in enumerate(first)]
     return result
+
+
+def sub_evaluate(arch, sub, x: dict, objective: str) -> dict:
+    """The fixed model on sub-array ``sub`` of ``arch``, its tilings chosen by ``objective``
+    with the energies the whole chip prices them at (`price`)."""
+    from accelsim.model import evaluate as fixed
+
+    return fixed(sub, x, objective, lambda xc, counts, cycles: price(arch, xc, counts, cycles)[0])
+
+
+def split_evaluate(arch, sub, x: dict, split: str, count: int, objective: str) -> list:
+    """A layer dimension ``split`` over ``count`` sub-arrays: ``[(evaluation, x, copies)]``
+    of the big pieces and of the small ones (evaluation None where no layer has one)."""
+    big, n_big, small, n_small = _pieces(x[split], count)
+    x_big, x_small = {**x, split: big}, {**x, split: small}
+    ev_small = sub_evaluate(arch, sub, x_small, objective) if n_small.any() else None
+    return [(sub_evaluate(arch, sub, x_big, objective), x_big, n_big),
+            (ev_small, x_small, n_small)]  # fmt: skip
 
 
 _BYTES = ("read", "write", "inputs_read", "weights_read", "spill")
@@ -267,11 +282,6 @@ def price(arch, x: dict, counts: dict, cycles: np.ndarray):
     return energy + breakdown[("pe", "reconfig_overhead")], breakdown
 
 
-def _key(objective: str, energy, cycles):
-    key = {"latency": cycles, "energy": energy}.get(objective)
-    return np.nan_to_num(energy * cycles if key is None else key, nan=np.inf)
-
-
 def choose(arch, objective: str, ev: dict, energy: np.ndarray) -> np.ndarray:
     """Choice index per layer minimising the summed per-layer key with switch costs.
 
@@ -281,12 +291,14 @@ def choose(arch, objective: str, ev: dict, energy: np.ndarray) -> np.ndarray:
     another mode the best key with ``switch_cycles`` and the switch energy added. Ties go to
     staying, then to the first mode and choice listed.
     """
+    from accelsim.model import objective_key
+
     cfg = arch.spec.reconfig
     feasible, cycles = ev["feasible"], ev["cycles"]
-    stay = np.where(feasible, _key(objective, energy, cycles), np.inf)
+    stay = np.where(feasible, objective_key(objective, cycles, energy), np.inf)
     enter = np.where(
         feasible,
-        _key(objective, energy + switch_energy_pj(arch), cycles + cfg.switch_cycles),
+        objective_key(objective, cycles + cfg.switch_cycles, energy + switch_energy_pj(arch)),
         np.inf,
     )
     names = list(dict.fromkeys(ev["mode"]))

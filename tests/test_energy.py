@@ -36,12 +36,13 @@ def _load(write, v=0.9, quant=QUANT, arch_text=None):
 
 
 def test_energy_is_counts_times_prices(write):
-    """m=8, n=8, k=16 on a 4x4 ws array (tiles (8, 8, 4), see test_memory): 1024 MACs at
-    8x8 bits; each MAC moves its 8-bit input right and its 32-bit partial sum down (5 bytes);
-    DRAM 256 bytes read and 64 written; leakage for every one of the layer's cycles. The
-    layer energy is the sum of count x unit price over exactly these actions."""
+    """m=8, n=8, k=16 on a 4x4 ws array, energy objective (tiles (8, 8, 4), see
+    test_energy_objective_tiles_for_least_energy): 1024 MACs at 8x8 bits; each MAC moves its
+    8-bit input right and its 32-bit partial sum down (5 bytes); DRAM 256 bytes read and 64
+    written; leakage for every one of the layer's cycles. The layer energy is the sum of
+    count x unit price over exactly these actions."""
     arch, wl = _load(write)
-    report = accelsim.simulate(arch, wl)
+    report = accelsim.simulate(arch, wl, objective="energy")
     row = report.layer_records()[0]
     prices = unit_prices(arch, technology(45, 0.9, "ddr3"), layer_arrays(wl.layers, arch.pe))
     mac = float(np.asarray(prices[("pe", "mac")])[0])
@@ -56,6 +57,28 @@ def test_energy_is_counts_times_prices(write):
     assert row["energy_pj"] == pytest.approx(sum(parts))
     assert report.total["tops_per_w"] == pytest.approx(2 * 1024 / row["energy_pj"])
     assert sum(report.energy_breakdown.values()) == pytest.approx(report.total["energy_pj"])
+
+
+def test_energy_objective_tiles_for_least_energy(write):
+    """The layer of tests/test_memory.py::test_tiling_hand_derived on 8 KiB buffers with
+    DDR3: the latency objective takes tiles (8, 4, 4), 154 cycles, reading the inputs twice
+    (384 DRAM bytes read); the energy objective takes (8, 8, 4), 160 cycles, reading each
+    operand once (256): 128 DRAM bytes fewer at DDR3's pJ/byte save more than 6 cycles of
+    the chip's leakage cost, so its energy is lower and its cycles higher."""
+    arch, wl = _load(write)
+    fast, lean = (accelsim.simulate(arch, wl, objective=o).layer_records()[0]
+                  for o in ("latency", "energy"))  # fmt: skip
+    tiles = [(r["tile_m"], r["tile_n"], r["tile_k"]) for r in (fast, lean)]
+    assert tiles == [(8, 4, 4), (8, 8, 4)]
+    assert (fast["cycles"], lean["cycles"]) == (154, 160)
+    assert (fast["dram_read_bytes"], lean["dram_read_bytes"]) == (384, 256)
+    dram = unit_prices(arch, technology(45, 0.9, "ddr3"), layer_arrays(wl.layers, arch.pe))[
+        ("dram", "read_bytes")
+    ]
+    saved = 128 * dram
+    leaked = lean["energy_chip_leakage_pj"] - fast["energy_chip_leakage_pj"]
+    assert 0 < leaked < saved
+    assert lean["energy_pj"] < fast["energy_pj"]
 
 
 def test_dynamic_energy_scales_with_voltage_squared(write):
@@ -81,8 +104,8 @@ def test_overrides_replace_the_technology_defaults(write):
     text = text.replace(
         "voltage_v: 0.9}", "voltage_v: 0.9, mac_pj_scale: 2.0, register_pj_per_byte: 0.5}"
     )
-    base = accelsim.simulate(*_load(write)).layer_records()[0]
-    over = accelsim.simulate(*_load(write, arch_text=text)).layer_records()[0]
+    base = accelsim.simulate(*_load(write), objective="energy").layer_records()[0]
+    over = accelsim.simulate(*_load(write, arch_text=text), objective="energy").layer_records()[0]
     assert over["energy_dram_read_pj"] == pytest.approx(256 * 100)
     assert over["energy_pe_mac_pj"] == pytest.approx(2 * base["energy_pe_mac_pj"])
     # operand hops are counted but free by default (the synthesized PE includes its

@@ -227,8 +227,9 @@ def test_hiddenite_validation_tolerances():
     """analysis/validate_published.py's Hiddenite rows: CIFAR-100 calibrated exactly; the
     frozen model's ImageNet prediction is 34.8 x its own ImageNet / CIFAR-100 on-chip ratio
     (nothing refitted) and misses the published 16.0 TOPS/W, as the README reports; the
-    weight traffic of the supermask is H(0.3) / 1 bit = 0.8813 of a BNN's and within 5% of
-    H(0.3) / 8 = 0.1102 of an int8 network's (the int8 tiling refetches slightly more)."""
+    weight traffic of the supermask is H(0.3) / 1 bit = 0.8813 of a BNN's (the same tilings)
+    and within 10% of H(0.3) / 8 = 0.1102 of an int8 network's (each design's least-energy
+    tilings refetch its weights differently: 1.71x for int8, 1.86x for the supermask)."""
     sys.path.insert(0, str(ROOT / "analysis"))
     try:
         import validate_published
@@ -245,7 +246,7 @@ def test_hiddenite_validation_tolerances():
     bnn = rows["weight traffic hidden / BNN"]
     int8 = rows["weight traffic hidden / int8 dense"]
     assert abs(bnn["rel_error"]) < 1e-4
-    assert abs(int8["rel_error"]) < 0.05
+    assert abs(int8["rel_error"]) < 0.1
 
 
 def test_a_traces_supermask_sets_the_layers_mask_bytes(tmp_path):
