@@ -124,44 +124,59 @@ def tilings(m, n, k, share, bits, sizes, g: int) -> dict:
     layer, False where not even the smallest tile fits a buffer (all that layer's tile sizes
     are then listed, as if they fitted, so every layer has entries; they are not used).
     """
+    every = _every_tiling(m, n, k, share, bits, g)
+    row, tm, tn, tk = every["row"], every["tm"], every["tn"], every["tk"]
+    a, w, acc, out = (np.asarray(b, dtype=np.float64)[row] for b in bits)
+    s_in, s_w, s_out = sizes
+    fits = (
+        (2 * tm * tk * np.asarray(share, dtype=np.float64)[row] * a / 8 <= s_in)
+        & (2 * tk * tn * w / 8 <= s_w)
+        & (tm * tn * (acc + out) / 8 <= s_out)
+    )
+    any_fit = np.zeros(len(m), dtype=bool)
+    any_fit[row[fits]] = True
+    keep = np.flatnonzero(fits | ~any_fit[row])
+    return {**{key: value[keep] for key, value in every.items()}, "fits": any_fit}
+
+
+# Every tiling of a set of layers, before the buffers are checked, depends on the layers
+# (m, n, k, share, bits) and g only: points of a sweep that differ in buffer sizes,
+# bandwidths or dataflows share it. The latest are kept, up to TABLES_BYTES.
+_TABLES: dict = {}
+TABLES_BYTES = 64 << 20
+
+
+def _every_tiling(m, n, k, share, bits, g: int) -> dict:
+    """`tilings` without the capacity check: every distinct tile size of every layer."""
+    key = (np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)]).tobytes(),
+           g)  # fmt: skip
+    if key in _TABLES:
+        return _TABLES[key]
     u = len(m)
     share = np.asarray(share, dtype=np.float64)[:, None, None, None, None]
     bits = tuple(np.asarray(b, dtype=np.float64)[:, None, None, None, None] for b in bits)
-    a, w, acc, out = bits
     cm = candidates(m, g)[:, None, :, None, None]
     cn = candidates(n, g)[:, None, None, :, None]
     ck = candidates(k, g)[:, None, None, None, :]
     mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None, None] for x in (m, n, k))
-    s_in, s_w, s_out = sizes
-    fits = (
-        (2 * cm * ck * share * a / 8 <= s_in)
-        & (2 * ck * cn * w / 8 <= s_w)
-        & (cm * cn * (acc + out) / 8 <= s_out)
-    )
-    any_fit = fits.reshape(u, -1).any(axis=1)
+    first_o = _least_traffic(mm, nn, kk, cm, cn, ck, share, bits)
     # a tile size listed twice (small extents repeat their candidates) is tried once
     fresh = [_first_seen(c.reshape(u, -1)) for c in (cm, cn, ck)]
     fresh = fresh[0][:, :, None, None] & fresh[1][:, None, :, None] & fresh[2][:, None, None, :]
-    fits = (fits | ~any_fit[:, None, None, None, None]) & fresh[:, None]
-    key = (np.stack([mm, nn, kk, share, *bits]).reshape(-1).tobytes(), g)
-    found = _TABLES.get(key)
-    if found is None:
-        found = _least_traffic(mm, nn, kk, cm, cn, ck, share, bits)
-        _TABLES[key] = found
-        while sum(a.nbytes for pair in _TABLES.values() for a in pair) > TABLES_BYTES:
-            del _TABLES[next(iter(_TABLES))]  # the oldest (this one too if it alone is larger)
-    first_o = found[1]
-    row, t = np.nonzero(fits.reshape(u, -1))
-    i, j, q = np.unravel_index(t, fits.shape[2:])
+    row, t = np.nonzero(fresh.reshape(u, -1))
+    i, j, q = np.unravel_index(t, fresh.shape[1:])
     tm, tn, tk = cm[row, 0, i, 0, 0], cn[row, 0, 0, j, 0], ck[row, 0, 0, 0, q]
     order = first_o.reshape(u, -1)[row, t]
     pos = {loop: np.array([p.index(loop) for p in ORDERS])[order] for loop in "mnk"}
     flat = [np.asarray(v)[row] for v in (m, n, k)]
     read, write, parts = traffic(*flat, tm, tn, tk, [b.reshape(-1)[row] for b in bits], pos,
                                  share.reshape(-1)[row])  # fmt: skip
-    return {"row": row, "tm": tm, "tn": tn, "tk": tk, "order": order,
-            "rank": order * fits[0].size + t, "read": read, "write": write, **parts,
-            "fits": any_fit}  # fmt: skip
+    found = {"row": row, "tm": tm, "tn": tn, "tk": tk, "order": order,
+             "rank": order * fresh[0].size + t, "read": read, "write": write, **parts}  # fmt: skip
+    _TABLES[key] = found
+    while sum(a.nbytes for f in _TABLES.values() for a in f.values()) > TABLES_BYTES:
+        del _TABLES[next(iter(_TABLES))]  # the oldest (this one too if it alone is larger)
+    return found
 
 
 def _first_seen(c: np.ndarray) -> np.ndarray:
@@ -170,17 +185,9 @@ def _first_seen(c: np.ndarray) -> np.ndarray:
     return ~((c[:, :, None] == c[:, None, :]) & earlier).any(axis=2)
 
 
-# The search's costly part, the bytes every tiling moves, does not depend on buffer sizes,
-# bandwidths or dataflows: points of a sweep that differ only in those share it. Keyed by
-# the layers' (m, n, k, share, bits) and g; the latest are kept, up to TABLES_BYTES.
-_TABLES: dict = {}
-TABLES_BYTES = 64 << 20
-
-
 def _least_traffic(mm, nn, kk, cm, cn, ck, share, bits):
-    """Per layer and tile size ``[layer, 1, Tm, Tn, Tk]``: the least DRAM bytes over the loop
-    orders and the first order (index into ORDERS) that moves them; capacity not checked.
-    """
+    """Per layer and tile size ``[layer, 1, Tm, Tn, Tk]``: the first loop order (index into
+    ORDERS) that moves the least DRAM bytes; capacity not checked."""
     a, w, acc, out = bits
     trips = {"m": -(-mm // cm), "n": -(-nn // cn), "k": -(-kk // ck)}
     # each tensor's bytes, fetched once and refetched (the same arithmetic as `traffic`)
@@ -204,7 +211,7 @@ def _least_traffic(mm, nn, kk, cm, cn, ck, share, bits):
         else:
             better = moved < least_o
             least_o, first_o = np.where(better, moved, least_o), np.where(better, o, first_o)
-    return least_o, first_o
+    return first_o
 
 
 def best(row, keys, rank):

@@ -189,7 +189,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
     reason = list(x["reason"])
     results, tilings = [], [None] * len(arch.dataflows)
     if mem is None:
-        results = [_cost(arch, df, x, None) for df in arch.dataflows]
+        results = _cost(arch, x, None)
     else:
         if pricing is None:
             from accelsim.energy import price
@@ -206,8 +206,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
         xc = _take(xu, found["row"])
         moved = found["read"] + found["write"]
         tilings = []
-        for df in arch.dataflows:
-            res = _cost(arch, df, xc, found)
+        for res in _cost(arch, xc, found):
             # the latency objective needs no prices (ties go to cycles, then traffic)
             energy = None if objective == "latency" else pricing(xc, res["counts"], res["cycles"])
             key = objective_key(objective, res["cycles"], energy)
@@ -259,93 +258,96 @@ def _w_dram(arch: Arch, x: dict):
     return arch.spec.weights.dram_bits(x["w_bits"], x.get("mask_density"))
 
 
-def _cost(arch: Arch, df: str, x: dict, tiling: dict | None) -> dict:
-    """Cycles, compute cycles, stalls and action counts of each row of ``x`` on dataflow
-    ``df`` with the tiles of ``tiling`` (per row; None without memories: one whole tile).
-    The formulas of the module docstring and of `accelsim.memory`."""
+def _cost(arch: Arch, x: dict, tiling: dict | None) -> list[dict]:
+    """Cycles, compute cycles, stalls and action counts of each row of ``x`` with the tiles
+    of ``tiling`` (per row; None without memories: one whole tile), one dict per dataflow of
+    the arch. The formulas of the module docstring and of `accelsim.memory`."""
     m, n, k, g, pack, step = x["m"], x["n"], x["k"], x["groups"], x["pack"], x["step"]
     source, mem, dram = arch.spec.weights, arch.spec.memories, arch.spec.dram
-    timing = TIMINGS[arch.timing]
     tm, tn, tk = (m, n, k) if tiling is None else (tiling["tm"], tiling["tn"], tiling["tk"])
     parts = [tile_parts(e, t) for e, t in ((m, tm), (n, tn), (k, tk))]
-
-    def array_cycles(mt, nt, kt):
-        steps = np.ceil(kt / pack - 1e-9).astype(np.int64)
-        cycles = step * timing(mt, nt, steps, arch.rows, arch.cols, df)
-        # value-aware costs (accelsim.trace) may make a step fractional (an average over
-        # weight groups): whole cycles per tile
-        return cycles if step.dtype.kind == "i" else np.ceil(cycles - 1e-9)
-
-    if arch.timing == "scalesim":  # SCALE-Sim's whole-layer count; tiles move bytes only
-        compute = g * array_cycles(m, n, k)
-    elif step.dtype.kind == "i":  # the closed form's terms, summed over tiles term by term
-        # a tile's k runs as ceil(kt / pack) array steps
-        size, full, rem, last, _ = parts[2]
+    # the array runs tile by tile, or (scalesim timing) the whole layer at once, as SCALE-Sim
+    # does: that sets its compute and its array-side SRAM traffic
+    whole = arch.timing == "scalesim"
+    at = [tile_parts(e, e) for e in (m, n, k)] if whole else parts
+    if step.dtype.kind == "i" and not whole:  # the closed form summed term by term
+        size, full, rem, last, _ = at[2]  # a tile's k runs as ceil(kt / pack) array steps
         s_full, s_rem = (np.ceil(t / pack - 1e-9).astype(np.int64) for t in (size, rem))
-        by_steps = (parts[0], parts[1], (s_full, full, s_rem, last, full * s_full + last * s_rem))
-        compute = sum(coef * tiled_product(f, by_steps)
-                      for coef, f in systolic_terms(arch.rows, arch.cols, df))  # fmt: skip
-        compute = g * step * compute
-    else:
-        compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
+        by_steps = (at[0], at[1], (s_full, full, s_rem, last, full * s_full + last * s_rem))
     macs = m * n * k * g
-    c = {("pe", action): macs * per_mac for action, per_mac in x["pe_actions"].items()}
-    moving = MOVING[df]
-    c[("pe", "operand_move_bytes")] = macs * (x[moving[0]] + x[moving[1]]) / 8
-    stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
-    cycles = compute.astype(np.float64)
+    common = {("pe", action): macs * per_mac for action, per_mac in x["pe_actions"].items()}
     if mem is not None:
         w_dram = _w_dram(arch, x)
-        # array-side traffic follows how the array runs: tile by tile, or (scalesim
-        # timing) the whole layer at once, as SCALE-Sim does
-        if arch.timing == "scalesim":
-            parts = [tile_parts(e, e) for e in (m, n, k)]
-        per_tile = _sram_factors(df, arch.rows, arch.cols)
-        elems = {t: g * tiled_product(f, parts) for t, f in per_tile.items()}
-        read_in = elems["inputs"] * x["a_bits"] / 8
-        if mem.inputs.window_reuse:  # a window loader reads each ifmap element once
-            read_in = read_in * x["share"]
-        read_w = elems["weights"] * w_dram / 8
-        out_w = elems["outputs"] * x["acc_bits"] / 8
-        out_r = (elems["outputs"] - m * n * g) * x["acc_bits"] / 8
         d_read, d_write = tiling["read"] * g, tiling["write"] * g
         d_in, d_w = tiling["inputs_read"] * g, tiling["weights_read"] * g
         d_spill = tiling["spill"] * g
-        c[("inputs_sram", "read_bytes")] = read_in
-        c[("inputs_sram", "write_bytes")] = d_in
-        c[("weights_sram", "read_bytes")] = read_w
-        c[("weights_sram", "write_bytes")] = d_w
-        c[("outputs_sram", "read_bytes")] = out_r + d_write
-        c[("outputs_sram", "write_bytes")] = out_w + d_spill
-        c[("dram", "read_bytes")] = d_read
-        c[("dram", "write_bytes")] = d_write
-        c.update(source.counts(elems["weights"]))  # one generated weight per read
-        if arch.timing == "accelsim":  # scalesim timing is SCALE-Sim's stall-free CALC mode
-            bw = dram.bytes_per_cycle
-            pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * w_dram) / 8 / bw
-            # the last output tile written is the edge tile in m and n (first tiles are whole)
-            last_m, last_n = m - (np.ceil(m / tm) - 1) * tm, n - (np.ceil(n / tn) - 1) * tn
-            epi = last_m * last_n * x["out_bits"] / 8 / bw
-            sram = np.maximum(  # cycles each buffer's ports need
-                np.maximum((read_in + d_in) / mem.inputs.bytes_per_cycle,
-                           (read_w + d_w) / mem.weights.bytes_per_cycle),
-                (out_r + out_w + d_write + d_spill) / mem.outputs.bytes_per_cycle,
-            )  # fmt: skip
-            dram_steady = (d_read + d_write) / bw - pro - epi
-            dram_excess = np.maximum(dram_steady - compute, 0)
-            sram_excess = np.maximum(sram - np.maximum(compute, dram_steady), 0)
-            share = np.divide(
-                d_read, d_read + d_write, out=np.ones_like(d_read), where=d_read + d_write > 0
-            )
-            stall["stall_read"] = np.ceil(pro + dram_excess * share)
-            stall["stall_write"] = np.ceil(epi + dram_excess * (1 - share))
-            stall["stall_sram"] = np.ceil(sram_excess)
-            generator = source.generator_cycles(elems["weights"])
-            if generator is not None:  # the generator cannot keep up (accelsim.weights)
-                busy = np.maximum(np.maximum(compute, dram_steady), sram)
-                stall["stall_generator"] = np.ceil(np.maximum(generator - busy, 0))
-            cycles = compute + sum(stall.values())
-    return {"cycles": cycles, "compute": compute, **stall, "counts": c}
+        common[("inputs_sram", "write_bytes")] = d_in
+        common[("weights_sram", "write_bytes")] = d_w
+        common[("dram", "read_bytes")] = d_read
+        common[("dram", "write_bytes")] = d_write
+        bw = dram.bytes_per_cycle
+        pro = (tm * tk * x["share"] * x["a_bits"] + tk * tn * w_dram) / 8 / bw
+        # the last output tile written is the edge tile in m and n (first tiles are whole)
+        last_m, last_n = m - (np.ceil(m / tm) - 1) * tm, n - (np.ceil(n / tn) - 1) * tn
+        epi = last_m * last_n * x["out_bits"] / 8 / bw
+        dram_steady = (d_read + d_write) / bw - pro - epi
+        share = np.divide(
+            d_read, d_read + d_write, out=np.ones_like(d_read), where=d_read + d_write > 0
+        )
+    out = []
+    for df in arch.dataflows:
+
+        def array_cycles(mt, nt, kt, df=df):
+            steps = np.ceil(kt / pack - 1e-9).astype(np.int64)
+            cycles = step * TIMINGS[arch.timing](mt, nt, steps, arch.rows, arch.cols, df)
+            # value-aware costs (accelsim.trace) may make a step fractional (an average over
+            # weight groups): whole cycles per tile
+            return cycles if step.dtype.kind == "i" else np.ceil(cycles - 1e-9)
+
+        if whole:
+            compute = g * array_cycles(m, n, k)
+        elif step.dtype.kind == "i":
+            terms = systolic_terms(arch.rows, arch.cols, df)
+            compute = g * step * sum(coef * tiled_product(f, by_steps) for coef, f in terms)
+        else:
+            compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
+        c = dict(common)
+        moving = MOVING[df]
+        c[("pe", "operand_move_bytes")] = macs * (x[moving[0]] + x[moving[1]]) / 8
+        stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
+        cycles = compute.astype(np.float64)
+        if mem is not None:
+            per_tile = _sram_factors(df, arch.rows, arch.cols)
+            elems = {t: g * tiled_product(f, at) for t, f in per_tile.items()}
+            read_in = elems["inputs"] * x["a_bits"] / 8
+            if mem.inputs.window_reuse:  # a window loader reads each ifmap element once
+                read_in = read_in * x["share"]
+            read_w = elems["weights"] * w_dram / 8
+            out_w = elems["outputs"] * x["acc_bits"] / 8
+            out_r = (elems["outputs"] - m * n * g) * x["acc_bits"] / 8
+            c[("inputs_sram", "read_bytes")] = read_in
+            c[("weights_sram", "read_bytes")] = read_w
+            c[("outputs_sram", "read_bytes")] = out_r + d_write
+            c[("outputs_sram", "write_bytes")] = out_w + d_spill
+            c.update(source.counts(elems["weights"]))  # one generated weight per read
+            if not whole:  # scalesim timing is SCALE-Sim's stall-free CALC mode
+                sram = np.maximum(  # cycles each buffer's ports need
+                    np.maximum((read_in + d_in) / mem.inputs.bytes_per_cycle,
+                               (read_w + d_w) / mem.weights.bytes_per_cycle),
+                    (out_r + out_w + d_write + d_spill) / mem.outputs.bytes_per_cycle,
+                )  # fmt: skip
+                dram_excess = np.maximum(dram_steady - compute, 0)
+                sram_excess = np.maximum(sram - np.maximum(compute, dram_steady), 0)
+                stall["stall_read"] = np.ceil(pro + dram_excess * share)
+                stall["stall_write"] = np.ceil(epi + dram_excess * (1 - share))
+                stall["stall_sram"] = np.ceil(sram_excess)
+                generator = source.generator_cycles(elems["weights"])
+                if generator is not None:  # the generator cannot keep up (accelsim.weights)
+                    busy = np.maximum(np.maximum(compute, dram_steady), sram)
+                    stall["stall_generator"] = np.ceil(np.maximum(generator - busy, 0))
+                cycles = compute + sum(stall.values())
+        out.append({"cycles": cycles, "compute": compute, **stall, "counts": c})
+    return out
 
 
 def _too_small(i, x, sizes) -> str:

@@ -186,7 +186,7 @@ def _brute_force_tiling(arch, x, objective):
         read, write, parts = traffic(m, n, k, tm, tn, tk, bits, ORDERS[o], share)
         tiling = {key: np.array([v]) for key, v in
                   dict(tm=tm, tn=tn, tk=tk, read=read, write=write, **parts).items()}  # fmt: skip
-        res = _cost(arch, arch.dataflows[0], x, tiling)
+        res = _cost(arch, x, tiling)[0]
         energy = price(arch, x, res["counts"], res["cycles"])[0]
         key = float(objective_key(objective, res["cycles"], energy)[0])
         rank = o * len(cand[0]) ** 3 + t
