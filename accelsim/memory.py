@@ -111,43 +111,20 @@ def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
     return read, write, parts
 
 
-def tilings(m, n, k, share, bits, sizes, g: int) -> dict:
+def every_tiling(m, n, k, share, bits, g: int) -> dict:
     """Every candidate tiling of every layer, as flat arrays (DESIGN.md §5, the mapper's
-    space): one entry per (layer, Tm, Tn, Tk) whose tiles fit the buffers, each in the loop
-    order that moves the least DRAM bytes (the first in `ORDERS` among equals).
+    space), before the buffers are checked (`fitting`): one entry per (layer, distinct Tm,
+    Tn, Tk), each in the loop order that moves the least DRAM bytes (the first in `ORDERS`
+    among equals).
 
-    ``bits = (a, w, acc, out)`` arrays; ``sizes = (inputs, weights, outputs)`` bytes.
-    Returns ``row`` (the layer of each entry, ascending: each layer's entries are
-    contiguous), ``tm, tn, tk, order`` (index into ORDERS), ``rank`` (the entry's position in
-    the nesting (order, Tm, Tn, Tk), for ties), DRAM ``read, write`` bytes per group and their
-    parts ``inputs_read, weights_read, spill`` (partial sums out and back); and ``fits`` per
-    layer, False where not even the smallest tile fits a buffer (all that layer's tile sizes
-    are then listed, as if they fitted, so every layer has entries; they are not used).
+    ``bits = (a, w, acc, out)`` arrays. Returns ``row`` (the layer of each entry, ascending:
+    each layer's entries are contiguous), ``tm, tn, tk, order`` (index into ORDERS), ``rank``
+    (the entry's position in the nesting (order, Tm, Tn, Tk), for ties), DRAM ``read,
+    write`` bytes per group and their parts ``inputs_read, weights_read, spill`` (partial
+    sums out and back). It depends on the layers and ``g`` only, so points of a sweep that
+    differ in buffer sizes, bandwidths or dataflows share it: the latest are kept, up to
+    TABLES_BYTES.
     """
-    every = _every_tiling(m, n, k, share, bits, g)
-    row, tm, tn, tk = every["row"], every["tm"], every["tn"], every["tk"]
-    a, w, acc, out = (np.asarray(b, dtype=np.float64)[row] for b in bits)
-    s_in, s_w, s_out = sizes
-    fits = (
-        (2 * tm * tk * np.asarray(share, dtype=np.float64)[row] * a / 8 <= s_in)
-        & (2 * tk * tn * w / 8 <= s_w)
-        & (tm * tn * (acc + out) / 8 <= s_out)
-    )
-    any_fit = np.zeros(len(m), dtype=bool)
-    any_fit[row[fits]] = True
-    keep = np.flatnonzero(fits | ~any_fit[row])
-    return {**{key: value[keep] for key, value in every.items()}, "fits": any_fit}
-
-
-# Every tiling of a set of layers, before the buffers are checked, depends on the layers
-# (m, n, k, share, bits) and g only: points of a sweep that differ in buffer sizes,
-# bandwidths or dataflows share it. The latest are kept, up to TABLES_BYTES.
-_TABLES: dict = {}
-TABLES_BYTES = 64 << 20
-
-
-def _every_tiling(m, n, k, share, bits, g: int) -> dict:
-    """`tilings` without the capacity check: every distinct tile size of every layer."""
     key = (np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)]).tobytes(),
            g)  # fmt: skip
     if key in _TABLES:
@@ -177,6 +154,28 @@ def _every_tiling(m, n, k, share, bits, g: int) -> dict:
     while sum(a.nbytes for f in _TABLES.values() for a in f.values()) > TABLES_BYTES:
         del _TABLES[next(iter(_TABLES))]  # the oldest (this one too if it alone is larger)
     return found
+
+
+_TABLES: dict = {}
+TABLES_BYTES = 64 << 20
+
+
+def fitting(every: dict, share, bits, sizes):
+    """The entries of `every_tiling` whose tiles fit the buffers (double buffering, the
+    module docstring): ``(indices, fits)``, ``fits`` per layer False where not even the
+    smallest tile fits; such a layer keeps all its entries, as if they fitted, so every
+    layer has entries (they are not used). ``sizes = (inputs, weights, outputs)`` bytes."""
+    row, tm, tn, tk = every["row"], every["tm"], every["tn"], every["tk"]
+    a, w, acc, out = (np.asarray(b, dtype=np.float64)[row] for b in bits)
+    s_in, s_w, s_out = sizes
+    ok = (
+        (2 * tm * tk * np.asarray(share, dtype=np.float64)[row] * a / 8 <= s_in)
+        & (2 * tk * tn * w / 8 <= s_w)
+        & (tm * tn * (acc + out) / 8 <= s_out)
+    )
+    fits = np.zeros(len(share), dtype=bool)
+    fits[row[ok]] = True
+    return np.flatnonzero(ok | ~fits[row]), fits
 
 
 def _first_seen(c: np.ndarray) -> np.ndarray:

@@ -1,16 +1,17 @@
 """The cost model: map each layer, count cycles and actions, then price them (DESIGN.md §4).
 
 Everything is computed over numpy arrays, all layers at once and every dataflow the arch
-allows; the mapper then picks one dataflow per layer by the objective (`latency`, fewest
-cycles; `energy`; `edp`, energy x cycles). `simulate` is the one-design case.
+allows; the mapper picks per layer the DRAM tiling and then the dataflow that the objective
+prefers (`latency`, fewest cycles; `energy`; `edp`, energy x cycles), each candidate costed
+by steps 1-5 below (`evaluate`). `simulate` is the one-design case.
 
 Per GEMM layer and dataflow:
 
 1. PE packing: a PE doing ``p = pe.k_per_cycle(quant)`` MACs per step along ``k`` turns a
    layer's ``k`` into fewer array steps (see `_packing`); a step takes
    ``pe.cycles_per_step(quant)`` cycles, which multiplies the array's cycle count.
-2. Tiling (`accelsim.memory`): if the arch has memories, the DRAM tiling with the least
-   traffic; compute cycles are the closed form (`accelsim.dataflow`) summed over tiles.
+2. Tiling (`accelsim.memory`): if the arch has memories, every candidate DRAM tiling that
+   fits; compute cycles are the closed form (`accelsim.dataflow`) summed over tiles.
    Weights take the bits their source puts in DRAM (`accelsim.weights`: ``w_bits``, or the
    supermask's bits when weights are generated on chip).
 3. Stalls: DRAM transfers overlap compute except the first tile's loads and the last
@@ -36,6 +37,7 @@ elements / ``M K``, see `accelsim.memory`; a tile's halo is not counted).
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -43,8 +45,15 @@ import numpy as np
 from accelsim.arch import Arch
 from accelsim.dataflow import TIMINGS, ceil_div, systolic_terms
 from accelsim.errors import ConfigError, Problem, did_you_mean
-from accelsim.memory import ORDERS, best, tile_parts, tiled, tiled_product
-from accelsim.memory import tilings as memory_tilings
+from accelsim.memory import (
+    ORDERS,
+    best,
+    every_tiling,
+    fitting,
+    tile_parts,
+    tiled,
+    tiled_product,
+)
 from accelsim.report import Report, provenance
 from accelsim.workload import Assignment, Workload
 
@@ -177,8 +186,9 @@ MOVING = {"os": ("a_bits", "w_bits"), "ws": ("a_bits", "acc_bits"), "is": ("w_bi
 def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> dict:
     """Cycles, stalls and action counts of every layer under every allowed dataflow.
 
-    With memories, each dataflow's tiling is chosen per layer by ``objective`` among every
-    candidate of `accelsim.memory.tilings`, each costed exactly as below (`_cost`) and priced
+    With memories, each dataflow's tiling is chosen per layer by ``objective`` among the
+    candidates of `accelsim.memory.every_tiling` that fit (`accelsim.memory.fitting`), each
+    costed exactly as below (`_cost`) and priced
     by ``pricing(x, counts, cycles) -> energy`` (default `accelsim.energy.price` on ``arch``);
     ties go to fewer cycles, then to less DRAM traffic, then to the first in the nesting
     (order, Tm, Tn, Tk).
@@ -201,20 +211,24 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
         first, inverse = _distinct(x)
         xu = _take(x, first)
         bits = (xu["a_bits"], _w_dram(arch, xu), xu["acc_bits"], xu["out_bits"])
-        found = memory_tilings(xu["m"], xu["n"], xu["k"], xu["share"], bits, sizes,
-                               min(arch.rows, arch.cols))  # fmt: skip
-        xc = _take(xu, found["row"])
+        every = every_tiling(xu["m"], xu["n"], xu["k"], xu["share"], bits,
+                             min(arch.rows, arch.cols))  # fmt: skip
+        xe, costs = _every_cost(arch, xu, every)
+        keep, fits = fitting(every, xu["share"], bits, sizes)
+        found = {key: value[keep] for key, value in every.items()}
+        xc = _take(xe, keep)
         moved = found["read"] + found["write"]
         tilings = []
-        for res in _cost(arch, xc, found):
+        for res in costs:
+            res = _take(res, keep)
             # the latency objective needs no prices (ties go to cycles, then traffic)
             energy = None if objective == "latency" else pricing(xc, res["counts"], res["cycles"])
             key = objective_key(objective, res["cycles"], energy)
             take = best(found["row"], (key, res["cycles"], moved), found["rank"])
             take = take[inverse]
             results.append(_take(res, take))
-            tiling = {key: value[take] for key, value in found.items() if key != "fits"}
-            tilings.append({**tiling, "fits": found["fits"][inverse]})
+            tilings.append({**{key: value[take] for key, value in found.items()},
+                            "fits": fits[inverse]})  # fmt: skip
         for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):
             if reason[i] is None:
                 reason[i] = _too_small(i, x, sizes)
@@ -226,16 +240,46 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
     return result
 
 
-def _distinct(x: dict):
-    """Layers identical in every per-layer array the cost reads: the first of each and, per
-    layer, the index of its distinct layer."""
+def _per_layer(x: dict) -> np.ndarray:
+    """Every per-layer array the cost reads, one column each: ``[layers, columns]``."""
     n = len(x["gemm"])
     columns = [v for v in x.values() if isinstance(v, np.ndarray) and v.shape == (n,)]
     columns += list(x["pe_actions"].values())
-    keys = np.stack([np.asarray(v, dtype=np.float64) for v in columns], axis=1)
+    return np.stack([np.asarray(v, dtype=np.float64) for v in columns], axis=1)
+
+
+def _distinct(x: dict):
+    """Layers identical in every per-layer array the cost reads: the first of each and, per
+    layer, the index of its distinct layer."""
     seen: dict = {}  # row bytes -> distinct index, in order of first appearance
-    inverse = np.array([seen.setdefault(r.tobytes(), len(seen)) for r in keys], dtype=np.int64)
+    inverse = np.array([seen.setdefault(r.tobytes(), len(seen)) for r in _per_layer(x)],
+                       dtype=np.int64)  # fmt: skip
     return np.unique(inverse, return_index=True)[1], inverse
+
+
+# The latest arch (its buffer sizes aside) and layers with every tiling costed: a tiling's
+# cost does not depend on buffer sizes (they decide which tilings fit, and prices), so a
+# sweep's points that differ only in those share it. Kept if under COSTS_BYTES.
+_COSTS: dict = {}
+COSTS_BYTES = 256 << 20
+
+
+def _every_cost(arch: Arch, xu: dict, every: dict):
+    """``(x of every entry of every, _cost of every entry)`` for the distinct layers ``xu``."""
+    spec = arch.spec.model_dump(mode="json")
+    for buffer in (spec.get("memories") or {}).values():
+        buffer.pop("size_bytes")
+    key = (json.dumps(spec, sort_keys=True), _per_layer(xu).tobytes())
+    if key in _COSTS:
+        return _COSTS[key]
+    xe = _take(xu, every["row"])
+    found = (xe, _cost(arch, xe, every))
+    _COSTS.clear()
+    size = sum(np.asarray(v).nbytes for r in found[1] for v in (*r.values(), *r["counts"].values())
+               if not isinstance(v, dict))  # fmt: skip
+    if size <= COSTS_BYTES:
+        _COSTS[key] = found
+    return found
 
 
 def _take(x: dict, idx) -> dict:

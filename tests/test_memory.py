@@ -263,3 +263,32 @@ def test_closed_form_sums_over_tiles_term_by_term(m, n, k, tm, tn, tk, rows, col
     elements = _sram_elements(dataflow, rows, cols)
     for tensor, factors in _sram_factors(dataflow, rows, cols).items():
         assert tiled_product(factors, parts) == tiled(elements[tensor], m, n, k, *tiles)
+
+
+def test_costs_shared_between_designs_equal_fresh_ones():
+    """The mapper keeps every tiling's cost for the latest arch and layers, keyed by the arch
+    without its buffer sizes (`accelsim.model._every_cost`): a design that differs only in
+    buffer sizes reuses it, one that differs in anything else (a bandwidth, a port) must
+    not. Each report, after another design filled the cache, equals the same report with
+    the caches emptied first."""
+    import accelsim.model as model
+    from accelsim.arch import with_changes
+
+    base = accelsim.load_arch(ROOT / "arch_configs" / "edge_32x32.yaml")
+    wl = accelsim.load_workload(ROOT / "workloads" / "resnet18.yaml")
+    variants = [
+        {"memories.inputs.size_bytes": 16384, "memories.outputs.size_bytes": 8192},
+        {"memories.weights.size_bytes": 1 << 20},
+        {"dram.bytes_per_cycle": 2.0},
+        {"memories.outputs.bytes_per_cycle": 4.0},
+        {"array.rows": 16},
+    ]
+    for objective in ("latency", "edp"):
+        for changes in variants:
+            arch = with_changes(base, changes)
+            accelsim.simulate(base, wl, objective=objective)  # fills the caches
+            warm = accelsim.simulate(arch, wl, objective=objective).to_json()
+            model._COSTS.clear()
+            accelsim.memory._TABLES.clear()
+            cold = accelsim.simulate(arch, wl, objective=objective).to_json()
+            assert warm == cold, changes
