@@ -127,8 +127,9 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
     """
     key = (np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)]).tobytes(),
            g)  # fmt: skip
-    if key in _TABLES:
-        return _TABLES[key]
+    found = _TABLES.get(key)  # (one lookup: dask may run chunks in threads)
+    if found is not None:
+        return found
     u = len(m)
     share = np.asarray(share, dtype=np.float64)[:, None, None, None, None]
     bits = tuple(np.asarray(b, dtype=np.float64)[:, None, None, None, None] for b in bits)
@@ -151,8 +152,8 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
     found = {"row": row, "tm": tm, "tn": tn, "tk": tk, "order": order,
              "rank": order * fresh[0].size + t, "read": read, "write": write, **parts}  # fmt: skip
     _TABLES[key] = found
-    while sum(a.nbytes for f in _TABLES.values() for a in f.values()) > TABLES_BYTES:
-        del _TABLES[next(iter(_TABLES))]  # the oldest (this one too if it alone is larger)
+    while sum(a.nbytes for f in list(_TABLES.values()) for a in f.values()) > TABLES_BYTES:
+        _TABLES.pop(next(iter(list(_TABLES))), None)  # the oldest (this one too if too large)
     return found
 
 

@@ -270,8 +270,9 @@ def _every_cost(arch: Arch, xu: dict, every: dict):
     for buffer in (spec.get("memories") or {}).values():
         buffer.pop("size_bytes")
     key = (json.dumps(spec, sort_keys=True), _per_layer(xu).tobytes())
-    if key in _COSTS:
-        return _COSTS[key]
+    found = _COSTS.get(key)  # (one lookup: dask may run chunks in threads)
+    if found is not None:
+        return found
     xe = _take(xu, every["row"])
     found = (xe, _cost(arch, xe, every))
     _COSTS.clear()
@@ -490,15 +491,16 @@ def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Rep
         return [simulate(arch, wl, objective=objective) for wl in workloads]
     layers = [la for wl in workloads for la in wl.layers]
     key = (tuple(map(id, workloads)), arch.pe)  # a sweep prices the same workloads per arch
-    if key not in _ARRAYS:
+    held = _ARRAYS.get(key)  # (one lookup: dask may run chunks in threads)
+    if held is None:
         if len(_ARRAYS) >= 4:
-            del _ARRAYS[next(iter(_ARRAYS))]
+            _ARRAYS.pop(next(iter(list(_ARRAYS))), None)
         x = layer_arrays(layers, arch.pe)
         for a in (*x.values(), *x["pe_actions"].values()):
             if isinstance(a, np.ndarray):
                 a.setflags(write=False)  # shared by the reports: read only
-        _ARRAYS[key] = (tuple(workloads), x)  # holding the workloads keeps their ids theirs
-    x = _ARRAYS[key][1]
+        held = _ARRAYS[key] = (tuple(workloads), x)  # holding the workloads keeps their ids
+    x = held[1]
     rows, parts = _layer_rows(arch, layers, x, objective)
     chip = area(arch)
     reports, stop = [], 0

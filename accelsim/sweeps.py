@@ -602,11 +602,12 @@ _CACHE_SIZE = 512
 
 
 def _cached(key, build):
-    if key not in _CACHE:
+    value = _CACHE.get(key)  # (one lookup: dask may run chunks in threads)
+    if value is None:
         if len(_CACHE) >= _CACHE_SIZE:
             _CACHE.clear()
-        _CACHE[key] = build()
-    return _CACHE[key]
+        value = _CACHE[key] = build()
+    return value
 
 
 def point_arch(point: Point):
