@@ -215,19 +215,19 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
                              min(arch.rows, arch.cols))  # fmt: skip
         xe, costs = _every_cost(arch, xu, every)
         keep, fits = fitting(every, xu["share"], bits, sizes)
-        found = {key: value[keep] for key, value in every.items()}
-        xc = _take(xe, keep)
-        moved = found["read"] + found["write"]
+        row, rank = every["row"][keep], every["rank"][keep]
+        moved = every["read"][keep] + every["write"][keep]
         tilings = []
         for res in costs:
-            res = _take(res, keep)
-            # the latency objective needs no prices (ties go to cycles, then traffic)
-            energy = None if objective == "latency" else pricing(xc, res["counts"], res["cycles"])
-            key = objective_key(objective, res["cycles"], energy)
-            take = best(found["row"], (key, res["cycles"], moved), found["rank"])
-            take = take[inverse]
+            cycles = res["cycles"][keep]
+            energy = None  # the latency objective needs no prices (ties: cycles, traffic)
+            if objective != "latency":
+                counts = {a: v[keep] if np.ndim(v) else v for a, v in res["counts"].items()}
+                energy = pricing(_take(xe, keep), counts, cycles)
+            key = objective_key(objective, cycles, energy)
+            take = keep[best(row, (key, cycles, moved), rank)][inverse]  # into every
             results.append(_take(res, take))
-            tilings.append({**{key: value[take] for key, value in found.items()},
+            tilings.append({**{key: value[take] for key, value in every.items()},
                             "fits": fits[inverse]})  # fmt: skip
         for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):
             if reason[i] is None:
