@@ -33,8 +33,10 @@ any input, each against the formula the docstrings and the README write down:
   (x 1000) its cycles equal the closed form's.
 
 Known model bugs found this way are at the end of the file: each a minimal reproduction
-marked ``xfail(strict=True)`` naming the bug, so it flips when fixed (the property tests
-they break carry the same case as an ``@example`` and the same mark). To hunt with more,
+marked ``xfail(strict=True)`` naming the bug, so it flips when fixed (the one left, stall
+causes rounded one by one, is the ``ROUNDING`` slack the monotonicity tests allow); fixed
+ones stay there as regression tests, and their cases as ``@example``s of the property tests
+that found them. To hunt with more,
 random examples: ``ACCELSIM_INVARIANT_EXAMPLES=500 pytest tests/test_invariants.py``.
 """
 
