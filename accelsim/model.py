@@ -188,12 +188,11 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
 
     With memories, each dataflow's tiling is chosen per layer by ``objective`` among the
     candidates of `accelsim.memory.every_tiling` that fit (`accelsim.memory.fitting`), each
-    costed exactly as below (`_cost`) and priced
-    by ``pricing(x, counts, cycles) -> energy`` (default `accelsim.energy.price` on ``arch``);
-    ties go to fewer cycles, then to less DRAM traffic, then to the first in the nesting
-    (order, Tm, Tn, Tk).
-    Identical layers are costed once. Returns arrays of shape ``[dataflows, layers]`` (counts
-    in a nested dict keyed by ``(component, action)``) plus per-layer tiling and feasibility.
+    costed exactly as below (`_cost`) and priced by ``pricing(x, counts, cycles) -> energy``
+    (default `accelsim.energy.price` on ``arch``); ties go to fewer cycles, then to less
+    DRAM traffic, then to the first in the nesting (order, Tm, Tn, Tk). Identical layers
+    are costed once. Returns arrays of shape ``[dataflows, layers]`` (counts in a nested
+    dict keyed by ``(component, action)``) plus per-layer tiling and feasibility.
     """
     mem = arch.spec.memories
     reason = list(x["reason"])
@@ -224,8 +223,8 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
             if objective != "latency":
                 counts = {a: v[keep] if np.ndim(v) else v for a, v in res["counts"].items()}
                 energy = pricing(_take(xe, keep), counts, cycles)
-            key = objective_key(objective, cycles, energy)
-            take = keep[best(row, (key, cycles, moved), rank)][inverse]  # into every
+            score = objective_key(objective, cycles, energy)
+            take = keep[best(row, (score, cycles, moved), rank)][inverse]  # into every
             results.append(_take(res, take))
             tilings.append({**{key: value[take] for key, value in every.items()},
                             "fits": fits[inverse]})  # fmt: skip
