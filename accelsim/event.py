@@ -228,6 +228,7 @@ def refine(arch, x: dict, rows: dict, parts, objective: str, timeline: list | No
     port, ``weights array0`` on the generator).
     """
     from accelsim.memory import ORDERS
+    from accelsim.model import whole_stalls
 
     run = np.asarray(rows["costed"], dtype=bool) & x["gemm"]
     src = arch.spec.weights
@@ -252,8 +253,9 @@ def refine(arch, x: dict, rows: dict, parts, objective: str, timeline: list | No
         if record is not None:
             intervals[i] = record
         new["compute"][i] = res["compute"]
+        rounded = whole_stalls({key: res[key] for key in STALLS})
         for key in STALLS:
-            new[key][i] = np.ceil(res[key] - 1e-9) + 0.0  # no -0.0 from float residue
+            new[key][i] = rounded[key]
     cycles = new["compute"] + sum(new[key] for key in STALLS)
     # mode switches (accelsim.reconfig) stay in the layer's cycles
     extra = np.broadcast_to(np.asarray(rows.get("stall_switch_cycles", 0)), run.shape)

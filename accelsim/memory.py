@@ -43,7 +43,9 @@ so compute cycles are the closed form summed over the tiles. DRAM and array over
     epilogue = Tm Tn out / 8 / dram.bytes_per_cycle
     steady   = max(compute, (read + write) / dram.bytes_per_cycle - prologue - epilogue,
                    sram_bytes[X] / X.bytes_per_cycle for each buffer X)
-    cycles   = prologue + steady + epilogue;   stalls = cycles - compute >= 0
+    cycles   = compute + ceil(prologue + steady + epilogue - compute)
+
+(stalls, the rounded-up part above compute, are split by cause: `accelsim.model.whole_stalls`).
 """
 
 from __future__ import annotations

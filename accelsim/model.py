@@ -382,16 +382,33 @@ def _cost(arch: Arch, x: dict, tiling: dict | None) -> list[dict]:
                 )  # fmt: skip
                 dram_excess = np.maximum(dram_steady - compute, 0)
                 sram_excess = np.maximum(sram - np.maximum(compute, dram_steady), 0)
-                stall["stall_read"] = np.ceil(pro + dram_excess * share)
-                stall["stall_write"] = np.ceil(epi + dram_excess * (1 - share))
-                stall["stall_sram"] = np.ceil(sram_excess)
+                stall["stall_read"] = pro + dram_excess * share
+                stall["stall_write"] = epi + dram_excess * (1 - share)
+                stall["stall_sram"] = sram_excess
                 generator = source.generator_cycles(elems["weights"])
                 if generator is not None:  # the generator cannot keep up (accelsim.weights)
                     busy = np.maximum(np.maximum(compute, dram_steady), sram)
-                    stall["stall_generator"] = np.ceil(np.maximum(generator - busy, 0))
+                    stall["stall_generator"] = np.maximum(generator - busy, 0)
+                stall = whole_stalls(stall)
                 cycles = compute + sum(stall.values())
         out.append({"cycles": cycles, "compute": compute, **stall, "counts": c})
     return out
+
+
+def whole_stalls(stalls: dict) -> dict:
+    """Stall cycles by cause in whole cycles: the layer stalls for the causes' sum rounded
+    up (``ceil(sum - 1e-9)``); each cause gets its whole part and the cycles left over go
+    one each to the causes with the largest fractions (ties to the first listed). Rounding
+    the sum, not each cause, keeps a layer's cycles ``compute + ceil(prologue + steady +
+    epilogue - compute)``, which more bandwidth or fewer bits never raise. Arrays per
+    layer; the event model rounds its measured stalls the same way."""
+    keys = list(stalls)
+    causes = np.stack([np.asarray(stalls[k], dtype=np.float64) for k in keys])
+    whole = np.floor(causes)
+    left = np.ceil(causes.sum(axis=0) - 1e-9) - whole.sum(axis=0)  # 0..len(keys)
+    place = np.argsort(np.argsort(-(causes - whole), axis=0, kind="stable"), axis=0)
+    whole = whole + (place < left)
+    return {k: whole[i] + 0.0 for i, k in enumerate(keys)}  # no -0.0 from float residue
 
 
 def _too_small(i, x, sizes) -> str:
