@@ -151,8 +151,15 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
     flat = [np.asarray(v)[row] for v in (m, n, k)]
     read, write, parts = traffic(*flat, tm, tn, tk, [b.reshape(-1)[row] for b in bits], pos,
                                  share.reshape(-1)[row])  # fmt: skip
+    a, w, acc, out = (b.reshape(-1)[row] for b in bits)
+    need = {  # bytes each buffer needs for the entry's tiles (double-buffered operands)
+        "need_inputs": 2 * tm * tk * share.reshape(-1)[row] * a / 8,
+        "need_weights": 2 * tk * tn * w / 8,
+        "need_outputs": tm * tn * (acc + out) / 8,
+    }
     found = {"row": row, "tm": tm, "tn": tn, "tk": tk, "order": order,
-             "rank": order * fresh[0].size + t, "read": read, "write": write, **parts}  # fmt: skip
+             "rank": order * fresh[0].size + t, "read": read, "write": write, **parts,
+             **need}  # fmt: skip
     _TABLES[key] = found
     while sum(a.nbytes for f in list(_TABLES.values()) for a in f.values()) > TABLES_BYTES:
         _TABLES.pop(next(iter(list(_TABLES))), None)  # the oldest (this one too if too large)
@@ -163,20 +170,18 @@ _TABLES: dict = {}
 TABLES_BYTES = 64 << 20
 
 
-def fitting(every: dict, share, bits, sizes):
+def fitting(every: dict, sizes):
     """The entries of `every_tiling` whose tiles fit the buffers (double buffering, the
     module docstring): ``(indices, fits)``, ``fits`` per layer False where not even the
     smallest tile fits; such a layer keeps all its entries, as if they fitted, so every
     layer has entries (they are not used). ``sizes = (inputs, weights, outputs)`` bytes."""
-    row, tm, tn, tk = every["row"], every["tm"], every["tn"], every["tk"]
-    a, w, acc, out = (np.asarray(b, dtype=np.float64)[row] for b in bits)
-    s_in, s_w, s_out = sizes
+    row = every["row"]
     ok = (
-        (2 * tm * tk * np.asarray(share, dtype=np.float64)[row] * a / 8 <= s_in)
-        & (2 * tk * tn * w / 8 <= s_w)
-        & (tm * tn * (acc + out) / 8 <= s_out)
+        (every["need_inputs"] <= sizes[0])
+        & (every["need_weights"] <= sizes[1])
+        & (every["need_outputs"] <= sizes[2])
     )
-    fits = np.zeros(len(share), dtype=bool)
+    fits = np.zeros(row[-1] + 1 if len(row) else 0, dtype=bool)
     fits[row[ok]] = True
     return np.flatnonzero(ok | ~fits[row]), fits
 

@@ -58,6 +58,8 @@ from accelsim.report import Report, provenance
 from accelsim.workload import Assignment, Workload
 
 OBJECTIVES = ("latency", "energy", "edp")
+# what `evaluate` reports of each layer's chosen tiling (`accelsim.memory.every_tiling`)
+TILING_KEYS = ("tm", "tn", "tk", "order", "read", "write", "inputs_read", "weights_read", "spill")
 NOT_COSTED = "not costed: non-GEMM work needs a vector unit, and this arch declares none"
 
 
@@ -213,7 +215,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
         every = every_tiling(xu["m"], xu["n"], xu["k"], xu["share"], bits,
                              min(arch.rows, arch.cols))  # fmt: skip
         xe, costs = _every_cost(arch, xu, every)
-        keep, fits = fitting(every, xu["share"], bits, sizes)
+        keep, fits = fitting(every, sizes)
         row, rank = every["row"][keep], every["rank"][keep]
         moved = every["read"][keep] + every["write"][keep]
         tilings = []
@@ -226,7 +228,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
             score = objective_key(objective, cycles, energy)
             take = keep[best(row, (score, cycles, moved), rank)][inverse]  # into every
             results.append(_take(res, take))
-            tilings.append({**{key: value[take] for key, value in every.items()},
+            tilings.append({**{key: every[key][take] for key in TILING_KEYS},
                             "fits": fits[inverse]})  # fmt: skip
         for i in np.flatnonzero(x["gemm"] & ~tilings[0]["fits"]):
             if reason[i] is None:
@@ -250,10 +252,10 @@ def _per_layer(x: dict) -> np.ndarray:
 def _distinct(x: dict):
     """Layers identical in every per-layer array the cost reads: the first of each and, per
     layer, the index of its distinct layer."""
-    seen: dict = {}  # row bytes -> distinct index, in order of first appearance
-    inverse = np.array([seen.setdefault(r.tobytes(), len(seen)) for r in _per_layer(x)],
-                       dtype=np.int64)  # fmt: skip
-    return np.unique(inverse, return_index=True)[1], inverse
+    per_layer = np.ascontiguousarray(_per_layer(x))
+    rows = per_layer.view(np.dtype((np.void, per_layer.dtype.itemsize * per_layer.shape[1])))
+    _, first, inverse = np.unique(rows.ravel(), return_index=True, return_inverse=True)
+    return first, inverse.reshape(-1)
 
 
 # The latest arch (its buffer sizes aside) and layers with every tiling costed: a tiling's
@@ -569,14 +571,14 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
 
         price = rc.price
     ev = evaluate(arch, x, objective) if rc is None else rc.evaluate(arch, x, objective)
-    energies, breakdowns = zip(
-        *(price(arch, x, c, cyc) for c, cyc in zip(ev["counts"], ev["cycles"]))
-    )
-    energy = np.stack(energies) if energies[0] is not None else np.zeros_like(ev["cycles"])
-    if rc is None:
-        pick = choose(objective, ev["cycles"], energy)
+    if rc is None and objective == "latency":  # the choice needs no prices
+        pick = choose(objective, ev["cycles"], None)
     else:
-        pick = rc.choose(arch, objective, ev, energy)
+        energies = [price(arch, x, c, cyc)[0] for c, cyc in zip(ev["counts"], ev["cycles"])]
+        energy = np.stack(energies) if energies[0] is not None else np.zeros_like(ev["cycles"])
+        pick = choose(objective, ev["cycles"], energy) if rc is None else rc.choose(
+            arch, objective, ev, energy
+        )
     cols = np.arange(len(layers))
     run = ev["run"]
     vec = vector_work(arch, x)
@@ -584,6 +586,9 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
     def sel(a):
         return a[pick, cols]
 
+    # the chosen counts, priced (pricing is per layer: the same as choosing among prices)
+    counts = {key: sel(np.stack([c[key] for c in ev["counts"]])) for key in ev["counts"][0]}
+    energy, breakdown = price(arch, x, counts, sel(ev["cycles"]))
     names = ev.get("dataflow", arch.dataflows)
     rows = {
         **layer_columns(layers, x),
@@ -613,12 +618,9 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
         for dim in "mnk":
             rows[f"tile_{dim}"] = np.where(run, t[f"t{dim}"], 0)
         rows["loop_order"] = ["".join(ORDERS[o]) if r else None for o, r in zip(t["order"], run)]
-        for (comp, action), _ in ev["counts"][0].items():
+        for (comp, action), count in counts.items():
             if comp in ("dram", "inputs_sram", "weights_sram", "outputs_sram", "generator"):
-                key = f"{comp}_{action}"
-                rows[key] = np.where(
-                    run, np.ceil(sel(np.stack([c[(comp, action)] for c in ev["counts"]]))), 0
-                )
+                rows[f"{comp}_{action}"] = np.where(run, np.ceil(count), 0)
         rows["dram_bytes"] = rows["dram_read_bytes"] + rows["dram_write_bytes"]
         for key, column in (("inputs_read", "dram_inputs_read_bytes"),
                             ("weights_read", "dram_weights_read_bytes"),
@@ -626,11 +628,11 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
             per_df = np.stack([tiling[key] * x["groups"] for tiling in ev["tilings"]])
             rows[column] = np.where(run, np.ceil(sel(per_df)), 0)
     parts = None
-    if breakdowns[0] is not None:
-        rows["energy_pj"] = np.where(run, sel(energy), 0) + vec["energy_pj"]
+    if breakdown is not None:
+        rows["energy_pj"] = np.where(run, energy, 0) + vec["energy_pj"]
         parts = []
-        for key in breakdowns[0]:
-            per_layer = np.where(run, sel(np.stack([b[key] for b in breakdowns])), 0)
+        for key, chosen in breakdown.items():
+            per_layer = np.where(run, chosen, 0)
             rows[f"energy_{key[0]}_{key[1]}_pj".replace("_bytes", "")] = per_layer
             parts.append((key, per_layer))
         for key, value in vec["breakdown"].items():

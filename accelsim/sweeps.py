@@ -38,8 +38,9 @@ Points run in chunks (a list of points handed to one worker call, `evaluate_chun
 local worker processes or, with ``scheduler``, on a Dask distributed cluster. Points that
 share an arch (differing only in precision or workload) are put in the same chunk and
 priced in one model call (`accelsim.model.simulate_many`). Each
-finished chunk is written at once, atomically (temp file + rename), as one Parquet part
-per table::
+finished chunk is written at once, atomically (temp file + rename), by the local worker
+that computed it (a Dask worker sends its rows back instead), as one Parquet part per
+table::
 
     OUT/spec.json              the normalized spec (inputs' SHA-256, accelsim version)
     OUT/point_list.parquet     point_id, chunk_id and the axis values of every point
@@ -889,10 +890,25 @@ class _Store:
     def done(self) -> set[int]:
         return {int(p.name[5:11]) for p in self.out.glob("points/part-*.parquet")}
 
-    def write(self, cid: int, layer_rows: dict, total_rows: dict) -> None:
-        # the points part last: a chunk is done once its points part exists
-        _write_atomic(self.out / "layers" / _part(cid), _arrow_table(layer_rows))
-        _write_atomic(self.out / "points" / _part(cid), _arrow_table(total_rows))
+
+
+def _write_parts(out: Path, cid: int, layer_rows: dict, total_rows: dict) -> None:
+    """Write chunk ``cid``'s two parts; the points part last: a chunk is done once its
+    points part exists."""
+    _write_atomic(out / "layers" / _part(cid), _arrow_table(layer_rows))
+    _write_atomic(out / "points" / _part(cid), _arrow_table(total_rows))
+
+
+def _run_chunk(points, cid: int, out: Path | None, layers: bool):
+    """A worker's job: evaluate chunk ``cid``; with ``out`` (a directory this process can
+    write: local workers) write its parts there and return None, else return ``(layer_rows
+    or None, total_rows)``. Writing where the chunk was computed spares shipping the rows
+    back and lets the workers write in parallel."""
+    layer_rows, total_rows = evaluate_chunk(points)
+    if out is not None:
+        _write_parts(out, cid, layer_rows, total_rows)
+        return None
+    return (layer_rows if layers else None), total_rows
 
 
 def read_results(out, table: str = "points"):
@@ -967,14 +983,17 @@ def _chunks(groups: list[list], size: int) -> list[list]:
     return chunks + [current] if current else chunks
 
 
-def _run_chunks(chunks: dict, workers: int, client):
-    """Yield ``(chunk_id, result or exception)`` as chunks finish."""
+def _run_chunks(chunks: dict, workers: int, client, out: Path | None):
+    """Yield ``(chunk_id, result or exception)`` as chunks finish (`_run_chunk`'s results:
+    local workers write into ``out`` themselves; a Dask cluster's workers, which may not see
+    this file system, send the rows back)."""
     if client is not None:
         from distributed import as_completed
 
         run = os.urandom(4).hex()
         futures = {
-            client.submit(evaluate_chunk, pts, pure=False, key=f"accelsim-{run}-chunk-{cid}"): cid
+            client.submit(_run_chunk, pts, cid, None, out is not None, pure=False,
+                          key=f"accelsim-{run}-chunk-{cid}"): cid  # fmt: skip
             for cid, pts in chunks.items()
         }
         try:
@@ -991,7 +1010,7 @@ def _run_chunks(chunks: dict, workers: int, client):
     if workers <= 1 or len(chunks) <= 1:
         for cid, pts in chunks.items():
             try:
-                yield cid, evaluate_chunk(pts)
+                yield cid, _run_chunk(pts, cid, out, False)
             except Exception as exc:
                 yield cid, exc
         return
@@ -1002,7 +1021,7 @@ def _run_chunks(chunks: dict, workers: int, client):
         max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn")
     )
     try:
-        futures = {pool.submit(evaluate_chunk, pts): cid for cid, pts in chunks.items()}
+        futures = {pool.submit(_run_chunk, pts, cid, out, False): cid for cid, pts in chunks.items()}
         for fut in as_completed(futures):
             try:
                 yield futures[fut], fut.result()
@@ -1081,12 +1100,12 @@ def sweep(
             file=sys.stderr,
             dynamic_ncols=True,
         ) as bar:
-            for cid, result in _run_chunks(todo, workers, client):
+            for cid, result in _run_chunks(todo, workers, client, store and store.out):
                 if isinstance(result, BaseException):
                     failed.append(f"chunk {cid}: {type(result).__name__}: {result}")
-                elif store is not None:
-                    store.write(cid, *result)
-                else:
+                elif store is not None and result is not None:  # sent back by a Dask worker
+                    _write_parts(store.out, cid, *result)
+                elif result is not None:
                     results.append(result[1])
                 bar.update(len(todo[cid]))
     finally:
