@@ -576,8 +576,10 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
     else:
         energies = [price(arch, x, c, cyc)[0] for c, cyc in zip(ev["counts"], ev["cycles"])]
         energy = np.stack(energies) if energies[0] is not None else np.zeros_like(ev["cycles"])
-        pick = choose(objective, ev["cycles"], energy) if rc is None else rc.choose(
-            arch, objective, ev, energy
+        pick = (
+            choose(objective, ev["cycles"], energy)
+            if rc is None
+            else rc.choose(arch, objective, ev, energy)
         )
     cols = np.arange(len(layers))
     run = ev["run"]

@@ -891,7 +891,6 @@ class _Store:
         return {int(p.name[5:11]) for p in self.out.glob("points/part-*.parquet")}
 
 
-
 def _write_parts(out: Path, cid: int, layer_rows: dict, total_rows: dict) -> None:
     """Write chunk ``cid``'s two parts; the points part last: a chunk is done once its
     points part exists."""
@@ -992,8 +991,15 @@ def _run_chunks(chunks: dict, workers: int, client, out: Path | None):
 
         run = os.urandom(4).hex()
         futures = {
-            client.submit(_run_chunk, pts, cid, None, out is not None, pure=False,
-                          key=f"accelsim-{run}-chunk-{cid}"): cid  # fmt: skip
+            client.submit(
+                _run_chunk,
+                pts,
+                cid,
+                None,
+                out is not None,
+                pure=False,
+                key=f"accelsim-{run}-chunk-{cid}",
+            ): cid  # fmt: skip
             for cid, pts in chunks.items()
         }
         try:
@@ -1021,7 +1027,9 @@ def _run_chunks(chunks: dict, workers: int, client, out: Path | None):
         max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn")
     )
     try:
-        futures = {pool.submit(_run_chunk, pts, cid, out, False): cid for cid, pts in chunks.items()}
+        futures = {
+            pool.submit(_run_chunk, pts, cid, out, False): cid for cid, pts in chunks.items()
+        }
         for fut in as_completed(futures):
             try:
                 yield futures[fut], fut.result()
