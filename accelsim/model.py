@@ -54,7 +54,7 @@ from accelsim.memory import (
     tiled,
     tiled_product,
 )
-from accelsim.report import Report, provenance
+from accelsim.report import Batch, Report, provenance
 from accelsim.workload import Assignment, Workload
 
 OBJECTIVES = ("latency", "energy", "edp")
@@ -485,7 +485,7 @@ def simulate(
                         for a in assumed_values]  # fmt: skip
     if data is not None:  # what was measured from tensors, per layer (accelsim.trace)
         prov["data"] = data
-    report = Report.build(arch, wl, rows, prov, _breakdown(parts), area(arch))
+    report = Report.build(arch, wl, rows, prov, parts, area(arch))
     return report if intervals is None else replace(report, timeline=intervals)
 
 
@@ -496,51 +496,61 @@ def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Rep
     """`simulate` of several workloads on one arch (one network at many precisions, several
     networks) in one pass of the model: the model works per layer, so their layers are
     evaluated together, as one array, and split into one `Report` per workload, each equal to
-    ``simulate(arch, workload, objective=objective)``. What design-space sweeps call.
-    (Layer-pipelined and reconfigurable archs, whose layers are not independent, run one
-    workload at a time.)"""
-    from accelsim.energy import area
+    ``simulate(arch, workload, objective=objective)``. (Layer-pipelined and reconfigurable
+    archs, whose layers are not independent, run one workload at a time.)"""
     from accelsim.trace import value_aware
 
-    check_objective(objective)
-    # a layer pipeline has no shared array to batch on; a reconfigurable array's mode choice
-    # couples consecutive layers (mode switches), so workloads must not be concatenated
-    if arch.spec.execution is not None or arch.spec.reconfig is not None:
+    if _one_at_a_time(arch):
+        check_objective(objective)
         return [simulate(arch, wl, objective=objective) for wl in workloads]
-    layers = [la for wl in workloads for la in wl.layers]
-    key = (tuple(map(id, workloads)), arch.pe)  # a sweep prices the same workloads per arch
+    batch = simulate_batch(arch, workloads, objective)
+    x = _arrays(arch, workloads)
+    reports = []
+    for i, wl in enumerate(workloads):
+        prov = provenance(arch, wl, None, objective)
+        prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
+                            for a in value_aware(arch, wl, x, None)[1]]  # fmt: skip
+        reports.append(batch.report(i, prov))
+    return reports
+
+
+def simulate_batch(arch: Arch, workloads, objective: str = "latency") -> Batch:
+    """`simulate_many` as tables (a `Batch`: the reports' columns, totals and energy breakdowns,
+    row ``i`` workload ``i``'s), without building a `Report` per workload. What design-space
+    sweeps call."""
+    from accelsim.energy import area
+
+    check_objective(objective)
+    if _one_at_a_time(arch):
+        return Batch.join([simulate(arch, wl, objective=objective) for wl in workloads])
+    x = _arrays(arch, workloads)
+    rows, parts = _layer_rows(arch, [la for wl in workloads for la in wl.layers], x, objective)
+    return Batch.build(arch, workloads, rows, parts, area(arch))
+
+
+def _one_at_a_time(arch: Arch) -> bool:
+    """A layer pipeline has no shared array to batch on; a reconfigurable array's mode choice
+    couples consecutive layers (mode switches), so workloads must not be concatenated."""
+    return arch.spec.execution is not None or arch.spec.reconfig is not None
+
+
+_ARRAYS: dict = {}  # the last few (workloads, PE) -> layer_arrays of their layers
+
+
+def _arrays(arch: Arch, workloads) -> dict:
+    """`layer_arrays` of the workloads' layers, in turn; kept for the last few (a sweep prices
+    the same workloads on many archs). Read only: reports share them."""
+    key = (tuple(map(id, workloads)), arch.pe)
     held = _ARRAYS.get(key)  # (one lookup: dask may run chunks in threads)
     if held is None:
         if len(_ARRAYS) >= 4:
             _ARRAYS.pop(next(iter(list(_ARRAYS))), None)
-        x = layer_arrays(layers, arch.pe)
+        x = layer_arrays([la for wl in workloads for la in wl.layers], arch.pe)
         for a in (*x.values(), *x["pe_actions"].values()):
             if isinstance(a, np.ndarray):
-                a.setflags(write=False)  # shared by the reports: read only
+                a.setflags(write=False)
         held = _ARRAYS[key] = (tuple(workloads), x)  # holding the workloads keeps their ids
-    x = held[1]
-    rows, parts = _layer_rows(arch, layers, x, objective)
-    chip = area(arch)
-    reports, stop = [], 0
-    for wl in workloads:
-        span = slice(stop, stop + len(wl.layers))
-        stop = span.stop
-        prov = provenance(arch, wl, None, objective)
-        prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
-                            for a in value_aware(arch, wl, x, None)[1]]  # fmt: skip
-        part = {key: value[span] for key, value in rows.items()}
-        reports.append(Report.build(arch, wl, part, prov, _breakdown(parts, span), chip))
-    return reports
-
-
-def _breakdown(parts, span=slice(None)) -> dict | None:
-    """Energy per (component, action), summed over the layers in ``span``."""
-    if parts is None:
-        return None
-    out: dict = {}
-    for key, per_layer in parts:
-        out[key] = out.get(key, 0.0) + float(per_layer[span].sum())
-    return out
+    return held[1]
 
 
 def layer_columns(layers, x: dict) -> dict:

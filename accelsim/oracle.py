@@ -38,6 +38,7 @@ import numpy as np
 
 from accelsim.errors import ConfigError, Problem, did_you_mean
 from accelsim.model import check_objective, simulate
+from accelsim.report import run_sums
 from accelsim.workload import Assignment, Layer, make_assignment
 
 BITS = tuple(range(1, 9))  # the table's axes: HAQ indexes w_bits - 1 and a_bits - 1 in 0..7
@@ -214,13 +215,13 @@ class CostOracle:
             return Cost(False, why, math.inf, math.inf, inf_e, inf_e)
         all_cycles = self._fixed_cycles.copy()
         all_cycles[self._gemm_idx] = cycles
-        total_cycles = int(all_cycles.sum())
+        total_cycles = int(run_sums(all_cycles, [0])[0])
         latency = total_cycles / self.arch.clock_hz
         if not self._has_energy:
             return Cost(True, None, total_cycles, latency, None, None)
         all_energy = self._fixed_energy.copy()
         all_energy[self._gemm_idx] = energy
-        total_energy = float(all_energy.sum())
+        total_energy = float(run_sums(all_energy, [0])[0])
         return Cost(True, None, total_cycles, latency, total_energy, total_energy * latency)
 
     def cost(self, assignment) -> Cost:

@@ -57,43 +57,10 @@ class Report:
     timeline: list | None = None  # event model's busy intervals (accelsim.event)
 
     @classmethod
-    def build(cls, arch, wl, rows: dict, prov: dict, breakdown=None, area=None) -> Report:
-        costed = np.asarray(rows["costed"], dtype=bool)
-        cycles = np.where(costed, np.asarray(rows["cycles"], dtype=float), np.nan)
-        macs = np.asarray(rows["macs"], dtype=np.int64)
-        pes = arch.rows * arch.cols
-        peak = pes * np.asarray(rows.get("pe_macs_per_cycle", 1), dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            util = np.where(macs > 0, macs / (cycles * peak), np.nan)  # GEMM layers only
-        cols = dict(rows)
-        cols["cycles"] = cycles
-        cols["compute_cycles"] = np.where(costed, rows["compute_cycles"], np.nan)
-        cols["latency_s"] = cycles / arch.clock_hz
-        cols["utilization"] = util
-        total = _totals(cols, arch, pes)
-        nominal = float(np.max(cols.get("pe_peak_macs_per_cycle", 1)))
-        peak = 2 * pes * nominal * arch.clock_hz / 1e12  # at the best precision in the workload
-        total["peak_tops"] = peak
-        if breakdown is not None and total["feasible"]:
-            energy = float(np.nansum(cols["energy_pj"]))
-            total["energy_pj"] = energy
-            total["tops_per_w"] = 2 * total["macs"] / energy if energy else None
-            total["edp_pj_s"] = energy * total["latency_s"]
-        if area is not None:
-            mm2 = sum(area.values()) / 1e6
-            total["area_mm2"] = mm2
-            total["peak_tops_per_mm2"] = peak / mm2
-            if total["feasible"]:
-                total["tops_per_mm2"] = total["tops"] / mm2
-        if "dram_bytes" in cols and total["feasible"]:
-            total["dram_bytes"] = int(np.sum(cols["dram_bytes"]))
-            total["stall_cycles"] = int(np.sum(cols["stall_cycles"]))
-        if "mode_switch" in cols and total["feasible"]:  # reconfigurable array (accelsim.reconfig)
-            total["mode_switches"] = int(np.sum(cols["mode_switch"]))
-            total["switch_cycles"] = int(np.sum(cols["stall_switch_cycles"]))
-            if "energy_array_switch_pj" in cols:
-                total["switch_energy_pj"] = float(np.sum(cols["energy_array_switch_pj"]))
-        return cls(arch.name, wl.name, cols, total, prov, breakdown, area)
+    def build(cls, arch, wl, rows: dict, prov: dict, parts=None, area=None) -> Report:
+        """The report of one workload: ``rows`` are the model's per-layer columns, ``parts``
+        its energy breakdown per layer (`summarize`), ``area`` per component."""
+        return Batch.build(arch, [wl], rows, parts, area).report(0, prov)
 
     def breakdown_table(self):
         """Energy per (component, action) as a pandas DataFrame (pJ and share)."""
@@ -212,34 +179,186 @@ def _show_total(key, value) -> str:
     return str(value)
 
 
-def _totals(cols: dict, arch, pes: int) -> dict:
+@dataclass(frozen=True)
+class Batch:
+    """Several workloads on one arch as tables (`accelsim.model.simulate_batch`, what sweeps
+    store): ``columns`` of every workload's layers in turn (workload ``i`` from
+    ``starts[i]``), `summarize`'s ``total`` arrays and ``energy`` breakdown (None without a
+    technology section) per workload, and the chip's ``area_um2``. Row ``i`` of each equals
+    the `Report` of workload ``i`` (`report`)."""
+
+    arch: str
+    workloads: tuple
+    columns: dict
+    starts: np.ndarray
+    total: dict
+    energy: dict | None
+    area_um2: dict | None
+
+    @classmethod
+    def build(cls, arch, workloads, rows: dict, parts, area) -> Batch:
+        cols = layer_table(arch, rows)
+        starts = np.cumsum([0] + [len(wl.layers) for wl in workloads[:-1]])
+        sums = summarize(arch, cols, starts, parts, area)
+        energy = sums["energy"] if parts is not None else None
+        names = tuple(wl.name for wl in workloads)
+        return cls(arch.name, names, cols, starts, sums["total"], energy, area)
+
+    @classmethod
+    def join(cls, reports: list) -> Batch:
+        """The batch of reports computed one by one."""
+        columns = {key: _join([r.columns[key] for r in reports]) for key in reports[0].columns}
+        starts = np.cumsum([0] + [len(r.columns["name"]) for r in reports[:-1]])
+        total = {}
+        for key in dict.fromkeys(k for r in reports for k in r.total):
+            values = [r.total.get(key) for r in reports]
+            numbers = all(isinstance(v, int | float) or v is None for v in values)
+            total[key] = (np.array([np.nan if v is None else v for v in values], dtype=float)
+                          if numbers and key != "feasible" else values)  # fmt: skip
+        total["feasible"] = np.array(total["feasible"], dtype=bool)
+        total["reason"] = [r.total.get("reason") for r in reports]
+        energy = None
+        if reports[0].energy_breakdown is not None:
+            energy = {k: np.array([r.energy_breakdown[k] for r in reports])
+                      for k in reports[0].energy_breakdown}  # fmt: skip
+        return cls(reports[0].arch, tuple(r.workload for r in reports), columns, starts,
+                   total, energy, reports[0].area_um2)  # fmt: skip
+
+    def report(self, i: int, prov: dict) -> Report:
+        """Workload ``i``'s `Report`."""
+        stop = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.columns["name"])
+        span = slice(int(self.starts[i]), int(stop))
+        cols = {key: value[span] for key, value in self.columns.items()}
+        total = _plain_total({key: value[i] for key, value in self.total.items()})
+        energy = None
+        if self.energy is not None:
+            energy = {key: float(value[i]) for key, value in self.energy.items()}
+        return Report(self.arch, self.workloads[i], cols, total, prov, energy, self.area_um2)
+
+
+def _join(pieces: list):
+    if all(isinstance(p, np.ndarray) for p in pieces):
+        return np.concatenate(pieces)
+    return [v for p in pieces for v in (p.tolist() if isinstance(p, np.ndarray) else p)]
+
+
+def layer_table(arch, rows: dict) -> dict:
+    """A report's per-layer columns from the model's: cycles NaN where a layer is not costed,
+    its latency and utilization (GEMM layers: MACs over the cycles x the PEs' peak)."""
+    costed = np.asarray(rows["costed"], dtype=bool)
+    cycles = np.where(costed, np.asarray(rows["cycles"], dtype=float), np.nan)
+    macs = np.asarray(rows["macs"], dtype=np.int64)
+    peak = arch.rows * arch.cols * np.asarray(rows.get("pe_macs_per_cycle", 1), dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        util = np.where(macs > 0, macs / (cycles * peak), np.nan)
+    cols = dict(rows)
+    cols["cycles"] = cycles
+    cols["compute_cycles"] = np.where(costed, rows["compute_cycles"], np.nan)
+    cols["latency_s"] = cycles / arch.clock_hz
+    cols["utilization"] = util
+    return cols
+
+
+def summarize(arch, cols: dict, starts, parts=None, area=None) -> dict:
+    """The totals of consecutive runs of layers (several workloads' layers in one table,
+    run ``i`` from ``starts[i]`` to the next start), all at once: ``{"total": {key: array
+    per run}, "energy": {(component, action): pJ per run}}``. A total that does not apply
+    (an infeasible run's cycles, energy without a technology section) is NaN; `Report.build`
+    (one run) turns those into None or leaves them out. ``parts``: the model's energy
+    breakdown, ``[((component, action), pJ per layer), ...]`` (a key may repeat)."""
+    n = len(cols["name"])
+    starts = np.asarray(starts, dtype=np.int64)
+    counts = np.diff(np.append(starts, n))
+
+    def add(values):
+        return run_sums(values, starts)
+
     costed = np.asarray(cols["costed"], dtype=bool)
-    feasible = np.asarray(cols["feasible"], dtype=bool)
-    bad = [n for n, f in zip(cols["name"], feasible) if not f]
-    uncosted = int((feasible & ~costed).sum())
-    total = {"feasible": not bad}
-    if bad:
-        first = cols["reason"][list(cols["name"]).index(bad[0])]
-        total["reason"] = f"{len(bad)} layer(s) cannot run on this design; first: {bad[0]}: {first}"
-        total.update({k: None for k in TOTAL_KEYS})
-    else:
-        cycles = int(np.nansum(cols["cycles"]))
-        macs = int(np.asarray(cols["macs"])[costed].sum())
-        latency = cycles / arch.clock_hz
-        peak = pes * np.asarray(cols.get("pe_macs_per_cycle", 1), dtype=float)
-        busy = float(np.nansum(np.asarray(cols["cycles"]) * peak))
-        total.update(
-            {
-                "cycles": cycles,
-                "latency_s": latency,
-                "macs": macs,
-                "tops": 2 * macs / latency / 1e12 if latency else 0.0,
-                "utilization": macs / busy if busy else 0.0,
-            }
-        )
-    total["layers"] = len(cols["name"])
-    total["uncosted_layers"] = uncosted
-    return total
+    bad = ~np.asarray(cols["feasible"], dtype=bool)
+    n_bad = add(bad.astype(np.int64))
+    feasible = n_bad == 0
+    cycles_col = np.asarray(cols["cycles"], dtype=float)
+    cycles = add(np.nan_to_num(cycles_col, nan=0.0))
+    macs = add(np.where(costed, np.asarray(cols["macs"], dtype=np.int64), 0))
+    latency = cycles / arch.clock_hz
+    pes = arch.rows * arch.cols
+    peak = pes * np.broadcast_to(np.asarray(cols.get("pe_macs_per_cycle", 1), dtype=float), n)
+    busy = add(np.nan_to_num(cycles_col * peak, nan=0.0))
+    nominal = np.maximum.reduceat(
+        np.broadcast_to(np.asarray(cols.get("pe_peak_macs_per_cycle", 1), dtype=float), n), starts
+    )
+    ok = np.where(feasible, 1.0, np.nan)  # totals that need every layer to run
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = {
+            "cycles": cycles * ok,
+            "latency_s": latency * ok,
+            "macs": macs * ok,
+            "tops": np.where(latency > 0, 2 * macs / latency / 1e12, 0.0) * ok,
+            "utilization": np.where(busy > 0, macs / busy, 0.0) * ok,
+            "layers": counts,
+            "uncosted_layers": add((~bad & ~costed).astype(np.int64)),
+            "peak_tops": 2 * pes * nominal * arch.clock_hz / 1e12,
+        }
+        energy: dict = {}
+        if parts is not None:
+            for key, per_layer in parts:
+                energy[key] = energy.get(key, 0.0) + add(per_layer)
+            pj = add(np.nan_to_num(np.asarray(cols["energy_pj"], dtype=float), nan=0.0)) * ok
+            total["energy_pj"] = pj
+            total["tops_per_w"] = np.where(pj > 0, 2 * macs / pj, np.nan)
+            total["edp_pj_s"] = pj * latency
+        if area is not None:
+            mm2 = sum(area.values()) / 1e6
+            total["area_mm2"] = np.full(len(starts), mm2)
+            total["peak_tops_per_mm2"] = total["peak_tops"] / mm2
+            total["tops_per_mm2"] = total["tops"] / mm2
+    for key, column in (("dram_bytes", "dram_bytes"), ("stall_cycles", "stall_cycles"),
+                        ("mode_switches", "mode_switch"),
+                        ("switch_cycles", "stall_switch_cycles"),
+                        ("switch_energy_pj", "energy_array_switch_pj")):  # fmt: skip
+        if column in cols:
+            total[key] = add(cols[column]) * ok
+    reasons = [None] * len(starts)
+    for i in np.flatnonzero(~feasible).tolist():
+        first = int(starts[i]) + int(np.argmax(bad[starts[i] :]))  # the run's first bad layer
+        reasons[i] = (f"{n_bad[i]} layer(s) cannot run on this design; first: "
+                      f"{cols['name'][first]}: {cols['reason'][first]}")  # fmt: skip
+    total = {"feasible": feasible, "reason": reasons, **total}
+    return {"total": total, "energy": energy}
+
+
+def run_sums(values, starts) -> np.ndarray:
+    """Sums of consecutive runs of ``values`` (run ``i`` from ``starts[i]`` to the next start),
+    each added on its own, the same way wherever it sits in the array: every total of a
+    report, of a `Batch` and of `accelsim.oracle` is added this way, so they agree to the last
+    bit."""
+    return np.add.reduceat(np.asarray(values), np.asarray(starts, dtype=np.int64))
+
+
+_INTS = ("cycles", "macs", "layers", "uncosted_layers", "dram_bytes", "stall_cycles",
+         "mode_switches", "switch_cycles")  # fmt: skip
+# totals a report leaves out, rather than None, when the workload cannot run
+_ONLY_FEASIBLE = ("energy_pj", "tops_per_w", "edp_pj_s", "tops_per_mm2", "dram_bytes",
+                  "stall_cycles", "mode_switches", "switch_cycles", "switch_energy_pj")  # fmt: skip
+
+
+def _plain_total(total: dict) -> dict:
+    """One run's `summarize` totals as a report's: Python numbers, None for what was not
+    computed, no reason when feasible, and no values that need every layer to run when
+    some layer cannot."""
+    feasible = bool(total["feasible"])
+    out = {"feasible": feasible}
+    if not feasible:
+        out["reason"] = total["reason"]
+    for key, value in total.items():
+        if key in ("feasible", "reason") or (not feasible and key in _ONLY_FEASIBLE):
+            continue
+        value = float(value)
+        if math.isnan(value):
+            out[key] = None
+        else:
+            out[key] = int(value) if key in _INTS else value
+    return out
 
 
 def _plain(value):

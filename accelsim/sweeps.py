@@ -661,78 +661,93 @@ def evaluate_chunk(points) -> tuple[dict, dict]:
 
     Many points per model call: the (point, workload) pairs of the chunk that share an arch
     (they differ in workload or precision) are evaluated together by
-    `accelsim.model.simulate_many`, one numpy pass over all their layers, whose reports equal
-    `accelsim.simulate`'s; archs and precision variants are cached per process. It never
-    raises for a point: an infeasible point is a row with its reason, an invalid one (a
-    combination of axis values the arch rejects) a row with the validation message, an
+    `accelsim.model.simulate_batch`, one numpy pass over all their layers, whose rows equal
+    `accelsim.simulate`'s reports; archs and precision variants are cached per process. It
+    never raises for a point: an infeasible point is a row with its reason, an invalid one
+    (a combination of axis values the arch rejects) a row with the validation message, an
     unexpected exception a row with the error text (a failing batch is re-run one pair at a
     time, so the error stays with its point).
     """
-    from accelsim.model import simulate, simulate_many
+    from accelsim.model import simulate_batch
 
-    outcome: dict = {}  # (point_id, workload index) -> Report or (status, text)
+    failed: dict = {}  # (point_id, workload index) -> (status, text)
     groups: dict = {}  # arch changes -> (arch, [(key, workload)])
     for point in points:
         keys = [(point.point_id, wi) for wi in range(len(point.ctx.workloads))]
         try:
             arch = point_arch(point)
         except Exception as exc:
-            outcome.update(dict.fromkeys(keys, _failure(exc)))
+            failed.update(dict.fromkeys(keys, _failure(exc)))
             continue
         group = groups.setdefault(_json(point.changes()), (arch, []))[1]
         for key in keys:
             try:
                 group.append((key, point_workload(point, key[1])))
             except Exception as exc:
-                outcome[key] = _failure(exc)
+                failed[key] = _failure(exc)
     objective = points[0].ctx.objective if points else "latency"
+    batches = []  # ([(point_id, workload index)], Batch)
     for arch, items in groups.values():
-        workloads = [wl for _, wl in items]
         try:
-            reports = simulate_many(arch, workloads, objective)
+            batches.append(([k for k, _ in items], simulate_batch(arch, [w for _, w in items],
+                                                                  objective)))  # fmt: skip
         except Exception:
-            reports = []
-            for wl in workloads:
+            for key, wl in items:
                 try:
-                    reports.append(simulate(arch, wl, objective=objective))
+                    batches.append(([key], simulate_batch(arch, [wl], objective)))
                 except Exception as exc:
-                    reports.append(_failure(exc))
-        outcome.update(zip((key for key, _ in items), reports))
+                    failed[key] = _failure(exc)
 
+    by_id = {point.point_id: point for point in points}
     layer_parts: list[tuple[int, dict]] = []
-    totals: list[dict] = []
-    for point in points:
-        ctx = point.ctx
-        for wi, base_wl in enumerate(ctx.workloads):
-            row = _total_row(point, base_wl.name)
-            totals.append(row)
-            report = outcome[(point.point_id, wi)]
-            if isinstance(report, tuple):
-                status, text = report
-                row.update(status=status, feasible=False, reason=text if status == "invalid"
-                           else None, error=text if status == "error" else None)  # fmt: skip
-                continue
-            total = report.total
-            feasible = bool(total["feasible"])
-            row.update(status="ok" if feasible else "infeasible", feasible=feasible,
-                       reason=total.get("reason"), error=None)  # fmt: skip
-            for key in TOTAL_COLUMNS:
-                value = total.get(key)
-                row[key] = math.nan if value is None else float(value)
-            row["objective_value"] = row[OBJECTIVE_COLUMN[ctx.objective]]
-            for (comp, action), pj in (report.energy_breakdown or {}).items():
-                row[_energy_column(comp, action)] = float(pj) if feasible else math.nan
-            for comp, um2 in (report.area_um2 or {}).items():
-                row[f"area_{comp}_um2"] = float(um2)
-            n = len(report.columns["name"])
-            cols = {
-                "point_id": np.full(n, point.point_id, dtype=np.int64),
-                "workload": [base_wl.name] * n,
-                "layer_index": np.arange(n, dtype=np.int64),
-            }
-            cols.update(report.columns)
-            layer_parts.append((n, cols))
-    return _concat(layer_parts), _rows_to_columns(totals)
+    total_parts: list[tuple[int, dict]] = []
+    for keys, batch in batches:
+        layers, totals = _batch_rows(keys, batch, by_id, objective)
+        layer_parts.append((len(layers["point_id"]), layers))
+        total_parts.append((len(keys), totals))
+    rows = []
+    for (pid, wi), (status, text) in failed.items():
+        point = by_id[pid]
+        row = _total_row(point, point.ctx.workloads[wi].name)
+        row.update(status=status, feasible=False, reason=text if status == "invalid" else None,
+                   error=text if status == "error" else None)  # fmt: skip
+        rows.append(row)
+    if rows or not total_parts:
+        total_parts.append((len(rows), _rows_to_columns(rows)))
+    return _concat(layer_parts), _concat(total_parts)
+
+
+def _batch_rows(keys, batch, by_id: dict, objective: str) -> tuple[dict, dict]:
+    """One `accelsim.model.simulate_batch` result as rows of the two tables: ``keys`` are
+    its workloads' (point_id, workload index)."""
+    n = len(keys)
+    ctx = by_id[keys[0][0]].ctx
+    points = [by_id[pid] for pid, _ in keys]
+    names = [ctx.workloads[wi].name for _, wi in keys]
+    total = batch.total
+    feasible = np.asarray(total["feasible"], dtype=bool)
+    totals = {"point_id": np.array([pid for pid, _ in keys], dtype=np.int64), "workload": names}
+    for j, (axis, enc) in enumerate(zip(ctx.axes, ctx.encodings)):
+        totals[axis] = [_encode(p.values[j], enc) for p in points]
+    totals.update(status=np.where(feasible, "ok", "infeasible").astype(object).tolist(),
+                  feasible=feasible, reason=list(total["reason"]), error=[None] * n)  # fmt: skip
+    for key in TOTAL_COLUMNS:
+        value = total.get(key)
+        totals[key] = np.full(n, math.nan) if value is None else np.asarray(value, dtype=float)
+    totals["objective_value"] = totals[OBJECTIVE_COLUMN[objective]]
+    for (comp, action), pj in (batch.energy or {}).items():
+        totals[_energy_column(comp, action)] = np.where(feasible, pj, math.nan)
+    for comp, um2 in (batch.area_um2 or {}).items():
+        totals[f"area_{comp}_um2"] = np.full(n, float(um2))
+    size = len(batch.columns["name"])
+    lengths = np.diff(np.append(batch.starts, size))
+    layers = {
+        "point_id": np.repeat(totals["point_id"], lengths),
+        "workload": np.repeat(np.array(names, dtype=object), lengths).tolist(),
+        "layer_index": np.arange(size, dtype=np.int64) - np.repeat(batch.starts, lengths),
+        **batch.columns,
+    }
+    return layers, totals
 
 
 _TOTAL_HEAD = ("status", "feasible", "reason", "error")
