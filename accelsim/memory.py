@@ -122,8 +122,9 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
     ``bits = (a, w, acc, out)`` arrays. Returns ``row`` (the layer of each entry, ascending:
     each layer's entries are contiguous), ``tm, tn, tk, order`` (index into ORDERS), ``rank``
     (the entry's position in the nesting (order, Tm, Tn, Tk), for ties), DRAM ``read,
-    write`` bytes per group and their parts ``inputs_read, weights_read, spill`` (partial
-    sums out and back). It depends on the layers and ``g`` only, so points of a sweep that
+    write`` bytes per group, their sum ``moved`` and parts ``inputs_read, weights_read,
+    spill`` (partial sums out and back), and ``need_inputs, need_weights, need_outputs``,
+    the bytes each buffer needs for the entry's tiles (`fitting`). It depends on the layers and ``g`` only, so points of a sweep that
     differ in buffer sizes, bandwidths or dataflows share it: the latest are kept, up to
     TABLES_BYTES.
     """
@@ -158,7 +159,8 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
         "need_outputs": tm * tn * (acc + out) / 8,
     }
     found = {"row": row, "tm": tm, "tn": tn, "tk": tk, "order": order,
-             "rank": order * fresh[0].size + t, "read": read, "write": write, **parts,
+             "rank": order * fresh[0].size + t, "read": read, "write": write,
+             "moved": read + write, **parts,
              **need}  # fmt: skip
     _TABLES[key] = found
     while sum(a.nbytes for f in list(_TABLES.values()) for a in f.values()) > TABLES_BYTES:
@@ -224,14 +226,19 @@ def _least_traffic(mm, nn, kk, cm, cn, ck, share, bits):
 def best(row, keys, rank):
     """Per layer, the entry of `tilings` with the least first key, ties (within 1e-9
     relative: float noise is no preference) to the least second key and so on, then to the
-    least ``rank``: an index into the entries, one per layer."""
+    least ``rank``: an index into the entries, one per layer. NaN counts as infinite."""
     if not len(row):
         return np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-    tied = np.ones(len(row), dtype=bool)
+    tied = None
     for key in keys:
-        key = np.where(tied, np.nan_to_num(np.asarray(key, dtype=np.float64), nan=np.inf), np.inf)
-        tied &= key <= np.minimum.reduceat(key, starts)[row] * (1 + 1e-9)
+        key = np.asarray(key, dtype=np.float64)
+        if not np.isfinite(key).all():
+            key = np.nan_to_num(key, nan=np.inf)
+        if tied is not None:
+            key = np.where(tied, key, np.inf)
+        near = key <= np.minimum.reduceat(key, starts)[row] * (1 + 1e-9)
+        tied = near if tied is None else tied & near
     rank = np.where(tied, rank, np.iinfo(np.int64).max)
     return np.flatnonzero(rank == np.minimum.reduceat(rank, starts)[row])
 

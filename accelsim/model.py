@@ -185,7 +185,7 @@ def _sram_elements(dataflow, rows, cols) -> dict:
 MOVING = {"os": ("a_bits", "w_bits"), "ws": ("a_bits", "acc_bits"), "is": ("w_bits", "acc_bits")}
 
 
-def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> dict:
+def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None, distinct=None) -> dict:
     """Cycles, stalls and action counts of every layer under every allowed dataflow.
 
     With memories, each dataflow's tiling is chosen per layer by ``objective`` among the
@@ -193,7 +193,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
     costed exactly as below (`_cost`) and priced by ``pricing(x, counts, cycles) -> energy``
     (default `accelsim.energy.price` on ``arch``); ties go to fewer cycles, then to less
     DRAM traffic, then to the first in the nesting (order, Tm, Tn, Tk). Identical layers
-    are costed once. Returns arrays of shape ``[dataflows, layers]`` (counts in a nested
+    are costed once (``distinct``: `_distinct` of ``x``, if known). Returns arrays of shape ``[dataflows, layers]`` (counts in a nested
     dict keyed by ``(component, action)``) plus per-layer tiling and feasibility.
     """
     mem = arch.spec.memories
@@ -209,7 +209,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
                 return price(arch, xc, counts, cycles)[0]
 
         sizes = (mem.inputs.size_bytes, mem.weights.size_bytes, mem.outputs.size_bytes)
-        first, inverse = _distinct(x)
+        first, inverse = _distinct(x) if distinct is None else distinct
         xu = _take(x, first)
         bits = (xu["a_bits"], _w_dram(arch, xu), xu["acc_bits"], xu["out_bits"])
         every = every_tiling(xu["m"], xu["n"], xu["k"], xu["share"], bits,
@@ -217,7 +217,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
         xe, costs = _every_cost(arch, xu, every)
         keep, fits = fitting(every, sizes)
         row, rank = every["row"][keep], every["rank"][keep]
-        moved = every["read"][keep] + every["write"][keep]
+        moved = every["moved"][keep]
         tilings = []
         for res in costs:
             cycles = res["cycles"][keep]
@@ -226,7 +226,8 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None) -> d
                 counts = {a: v[keep] if np.ndim(v) else v for a, v in res["counts"].items()}
                 energy = pricing(_take(xe, keep), counts, cycles)
             score = objective_key(objective, cycles, energy)
-            take = keep[best(row, (score, cycles, moved), rank)][inverse]  # into every
+            keys = (cycles, moved) if objective == "latency" else (score, cycles, moved)
+            take = keep[best(row, keys, rank)][inverse]  # into every
             results.append(_take(res, take))
             tilings.append({**{key: every[key][take] for key in TILING_KEYS},
                             "fits": fits[inverse]})  # fmt: skip
@@ -504,7 +505,7 @@ def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Rep
         check_objective(objective)
         return [simulate(arch, wl, objective=objective) for wl in workloads]
     batch = simulate_batch(arch, workloads, objective)
-    x = _arrays(arch, workloads)
+    x = _arrays(arch, workloads)[0]
     reports = []
     for i, wl in enumerate(workloads):
         prov = provenance(arch, wl, None, objective)
@@ -523,8 +524,8 @@ def simulate_batch(arch: Arch, workloads, objective: str = "latency") -> Batch:
     check_objective(objective)
     if _one_at_a_time(arch):
         return Batch.join([simulate(arch, wl, objective=objective) for wl in workloads])
-    x = _arrays(arch, workloads)
-    rows, parts = _layer_rows(arch, [la for wl in workloads for la in wl.layers], x, objective)
+    x, known = _arrays(arch, workloads)
+    rows, parts = _layer_rows(arch, None, x, objective, known)
     return Batch.build(arch, workloads, rows, parts, area(arch))
 
 
@@ -537,20 +538,23 @@ def _one_at_a_time(arch: Arch) -> bool:
 _ARRAYS: dict = {}  # the last few (workloads, PE) -> layer_arrays of their layers
 
 
-def _arrays(arch: Arch, workloads) -> dict:
-    """`layer_arrays` of the workloads' layers, in turn; kept for the last few (a sweep prices
-    the same workloads on many archs). Read only: reports share them."""
+def _arrays(arch: Arch, workloads) -> tuple[dict, dict]:
+    """`layer_arrays` of the workloads' layers, in turn, and what follows from them alone
+    (their `_distinct` layers and `layer_columns`); kept for the last few (a sweep prices the
+    same workloads on many archs). Read only: reports share them."""
     key = (tuple(map(id, workloads)), arch.pe)
     held = _ARRAYS.get(key)  # (one lookup: dask may run chunks in threads)
     if held is None:
         if len(_ARRAYS) >= 4:
             _ARRAYS.pop(next(iter(list(_ARRAYS))), None)
-        x = layer_arrays([la for wl in workloads for la in wl.layers], arch.pe)
+        layers = [la for wl in workloads for la in wl.layers]
+        x = layer_arrays(layers, arch.pe)
         for a in (*x.values(), *x["pe_actions"].values()):
             if isinstance(a, np.ndarray):
                 a.setflags(write=False)
-        held = _ARRAYS[key] = (tuple(workloads), x)  # holding the workloads keeps their ids
-    return held[1]
+        known = {"distinct": _distinct(x), "columns": layer_columns(layers, x)}
+        held = _ARRAYS[key] = (tuple(workloads), x, known)  # the workloads keep their ids
+    return held[1], held[2]
 
 
 def layer_columns(layers, x: dict) -> dict:
@@ -570,9 +574,11 @@ def layer_columns(layers, x: dict) -> dict:
     }
 
 
-def _layer_rows(arch: Arch, layers, x: dict, objective: str):
+def _layer_rows(arch: Arch, layers, x: dict, objective: str, known=None):
     """The report columns of ``layers`` (one value per layer) and the energy breakdown as
-    ``[((component, action), pJ per layer), ...]`` (None without a technology section)."""
+    ``[((component, action), pJ per layer), ...]`` (None without a technology section).
+    ``known``: `_distinct` of ``x`` and `layer_columns` of ``layers`` if already computed
+    (then ``layers`` is not read)."""
     from accelsim.energy import price, vector_work
 
     rc = None
@@ -580,7 +586,11 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
         from accelsim import reconfig as rc
 
         price = rc.price
-    ev = evaluate(arch, x, objective) if rc is None else rc.evaluate(arch, x, objective)
+    known = known or {"columns": layer_columns(layers, x)}
+    if rc is None:
+        ev = evaluate(arch, x, objective, distinct=known.get("distinct"))
+    else:
+        ev = rc.evaluate(arch, x, objective)
     if rc is None and objective == "latency":  # the choice needs no prices
         pick = choose(objective, ev["cycles"], None)
     else:
@@ -591,7 +601,7 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
             if rc is None
             else rc.choose(arch, objective, ev, energy)
         )
-    cols = np.arange(len(layers))
+    cols = np.arange(len(x["gemm"]))
     run = ev["run"]
     vec = vector_work(arch, x)
 
@@ -603,10 +613,10 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
     energy, breakdown = price(arch, x, counts, sel(ev["cycles"]))
     names = ev.get("dataflow", arch.dataflows)
     rows = {
-        **layer_columns(layers, x),
+        **known["columns"],
         "pe_macs_per_cycle": x["pack"] / x["step"],
         "pe_peak_macs_per_cycle": x["peak"],
-        "dataflow": [names[p] if r else None for p, r in zip(pick.tolist(), run.tolist())],
+        "dataflow": _labels(names, np.where(run, pick, -1)),
         "feasible": np.array([r is None for r in ev["reason"]]),
         "costed": run | (~x["gemm"] & vec["costed"]),
         "reason": [
@@ -629,7 +639,7 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
             rows["stall_generator_cycles"] = np.where(run, sel(ev["stall_generator"]), 0)
         for dim in "mnk":
             rows[f"tile_{dim}"] = np.where(run, t[f"t{dim}"], 0)
-        rows["loop_order"] = ["".join(ORDERS[o]) if r else None for o, r in zip(t["order"], run)]
+        rows["loop_order"] = _labels(["".join(o) for o in ORDERS], np.where(run, t["order"], -1))
         for (comp, action), count in counts.items():
             if comp in ("dram", "inputs_sram", "weights_sram", "outputs_sram", "generator"):
                 rows[f"{comp}_{action}"] = np.where(run, np.ceil(count), 0)
@@ -654,3 +664,8 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str):
     if rc is not None:
         rc.add_columns(arch, ev, pick, rows, parts)
     return rows, parts
+
+
+def _labels(names, index) -> list:
+    """``names[i]`` for each ``i`` of ``index``, None where ``i`` is -1."""
+    return np.array([*names, None], dtype=object)[index].tolist()

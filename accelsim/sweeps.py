@@ -82,7 +82,7 @@ TOTAL_COLUMNS = (
     "dram_bytes", "stall_cycles", "layers", "uncosted_layers",
 )  # fmt: skip
 STATUSES = ("ok", "infeasible", "invalid", "error")
-MAX_CHUNK = 256
+MAX_CHUNK = 512
 _CONSTRAINT_CHARS = 1000
 _MAX_EXPONENT = 64
 
@@ -982,18 +982,27 @@ def _chunk_size(n: int, workers: int) -> int:
     return max(1, min(MAX_CHUNK, math.ceil(n / (4 * max(1, workers)))))
 
 
-def _chunks(groups: list[list], size: int) -> list[list]:
+def _chunks(families: list[list[list]], size: int) -> list[list]:
     """Chunks of at most ``size`` points made of whole arch groups (one model call per group
-    and chunk); a group of more than ``size`` points is cut into pieces of ``size``."""
+    and chunk), and of whole families of arch groups when a family fits: the archs of a
+    family differ only in buffer sizes, so one process costs their tilings once
+    (`accelsim.model`); a family of more than ``size`` points gets chunks of its own, a
+    group of more than ``size`` points is cut into pieces of ``size``."""
     chunks: list[list] = []
     current: list = []
-    for group in groups:
-        for start in range(0, len(group), size):
-            piece = group[start : start + size]
-            if current and len(current) + len(piece) > size:
-                chunks.append(current)
-                current = []
-            current = current + piece
+    for family in families:
+        if sum(map(len, family)) <= size:
+            family = [[point for group in family for point in group]]
+        elif current:
+            chunks.append(current)
+            current = []
+        for group in family:
+            for start in range(0, len(group), size):
+                piece = group[start : start + size]
+                if current and len(current) + len(piece) > size:
+                    chunks.append(current)
+                    current = []
+                current = current + piece
     return chunks + [current] if current else chunks
 
 
@@ -1098,12 +1107,16 @@ def sweep(
         size = (store.chunk_size if store else chunk_size) or _chunk_size(
             len(plan.values), parallel
         )
-        by_arch: dict = {}  # points that share an arch go together: one model call each
-        for point in plan.points:
-            by_arch.setdefault(_json(point.changes()), []).append(point)
-        points = [point for group in by_arch.values() for point in group]
+        families: dict = {}  # arch groups by their arch without buffer sizes
+        for point in plan.points:  # points that share an arch go together: one model call
+            changes = point.changes()
+            family = {k: v for k, v in changes.items() if not k.endswith(".size_bytes")}
+            groups = families.setdefault(_json(family), {})
+            groups.setdefault(_json(changes), []).append(point)
+        families = [list(groups.values()) for groups in families.values()]
+        points = [point for family in families for group in family for point in group]
         stored = store.stored_chunks(points) if store is not None else None
-        chunks = stored if stored is not None else _chunks(list(by_arch.values()), size)
+        chunks = stored if stored is not None else _chunks(families, size)
         done: set[int] = set()
         if store is not None:
             store.prepare(chunks, size)

@@ -274,10 +274,10 @@ def test_an_unexpected_error_is_recorded_and_the_sweep_goes_on(
 
     real = accelsim.model.evaluate
 
-    def broken(arch, x, *args):
+    def broken(arch, x, *args, **kwargs):
         if arch.rows == 16:
             raise RuntimeError("model bug at 16 rows")
-        return real(arch, x, *args)
+        return real(arch, x, *args, **kwargs)
 
     monkeypatch.setattr(accelsim.model, "evaluate", broken)
     spec = write(
