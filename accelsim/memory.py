@@ -124,9 +124,9 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
     (the entry's position in the nesting (order, Tm, Tn, Tk), for ties), DRAM ``read,
     write`` bytes per group, their sum ``moved`` and parts ``inputs_read, weights_read,
     spill`` (partial sums out and back), and ``need_inputs, need_weights, need_outputs``,
-    the bytes each buffer needs for the entry's tiles (`fitting`). It depends on the layers and ``g`` only, so points of a sweep that
-    differ in buffer sizes, bandwidths or dataflows share it: the latest are kept, up to
-    TABLES_BYTES.
+    the bytes each buffer needs for the entry's tiles (`fitting`). It depends on the layers
+    and ``g`` only, so points of a sweep that differ in buffer sizes, bandwidths or
+    dataflows share it: the latest are kept, up to TABLES_BYTES.
     """
     key = (np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)]).tobytes(),
            g)  # fmt: skip

@@ -193,8 +193,9 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None, dist
     costed exactly as below (`_cost`) and priced by ``pricing(x, counts, cycles) -> energy``
     (default `accelsim.energy.price` on ``arch``); ties go to fewer cycles, then to less
     DRAM traffic, then to the first in the nesting (order, Tm, Tn, Tk). Identical layers
-    are costed once (``distinct``: `_distinct` of ``x``, if known). Returns arrays of shape ``[dataflows, layers]`` (counts in a nested
-    dict keyed by ``(component, action)``) plus per-layer tiling and feasibility.
+    are costed once (``distinct``: `_distinct` of ``x``, if known). Returns arrays of shape
+    ``[dataflows, layers]`` (counts in a nested dict keyed by ``(component, action)``) plus
+    per-layer tiling and feasibility.
     """
     mem = arch.spec.memories
     reason = list(x["reason"])
