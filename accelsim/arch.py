@@ -85,9 +85,9 @@ class Dram(Strict):
     @field_validator("kind")
     @classmethod
     def _known_kind(cls, kind: str) -> str:
-        from accelsim.technology import technology_data
+        from accelsim.technology import dram_kinds
 
-        kinds = sorted(technology_data()["dram"]["kinds"])
+        kinds = dram_kinds()
         if kind not in kinds:
             hint = did_you_mean(kind, kinds)
             raise ValueError(f"unknown DRAM kind {kind!r}{hint}; allowed: {', '.join(kinds)}")

@@ -226,8 +226,10 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None, dist
             if objective != "latency":
                 counts = {a: v[keep] if np.ndim(v) else v for a, v in res["counts"].items()}
                 energy = pricing(_take(xe, keep), counts, cycles)
-            score = objective_key(objective, cycles, energy)
-            keys = (cycles, moved) if objective == "latency" else (score, cycles, moved)
+            if objective == "latency":
+                keys = (cycles, moved)
+            else:
+                keys = (objective_key(objective, cycles, energy), cycles, moved)
             take = keep[best(row, keys, rank)][inverse]  # into every
             results.append(_take(res, take))
             tilings.append({**{key: every[key][take] for key in TILING_KEYS},
@@ -407,12 +409,16 @@ def whole_stalls(stalls: dict) -> dict:
     epilogue - compute)``, which more bandwidth or fewer bits never raise. Arrays per
     layer; the event model rounds its measured stalls the same way."""
     keys = list(stalls)
-    causes = np.stack([np.asarray(stalls[k], dtype=np.float64) for k in keys])
-    whole = np.floor(causes)
-    left = np.ceil(causes.sum(axis=0) - 1e-9) - whole.sum(axis=0)  # 0..len(keys)
-    place = np.argsort(np.argsort(-(causes - whole), axis=0, kind="stable"), axis=0)
-    whole = whole + (place < left)
-    return {k: whole[i] + 0.0 for i, k in enumerate(keys)}  # no -0.0 from float residue
+    causes = [np.asarray(stalls[k], dtype=np.float64) for k in keys]
+    whole = [np.floor(c) for c in causes]
+    left = np.ceil(sum(causes) - 1e-9) - sum(whole)  # 0..len(keys)
+    frac = [c - w for c, w in zip(causes, whole)]
+    out = {}
+    for i, k in enumerate(keys):  # place: causes ahead of cause i (larger fraction, or equal
+        place = sum((f > frac[i]) if j > i else (f >= frac[i])  # and listed first)
+                    for j, f in enumerate(frac) if j != i)  # fmt: skip
+        out[k] = whole[i] + (place < left) + 0.0  # no -0.0 from float residue
+    return out
 
 
 def _too_small(i, x, sizes) -> str:

@@ -54,6 +54,7 @@ uninterrupted run. `read_results` reads either table back.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import itertools
 import json
@@ -255,6 +256,11 @@ class Point:
 
     def precision(self) -> dict:
         return {a: v for a, v in zip(self.ctx.axes, self.values) if a in PRECISION_AXES}
+
+    @functools.cached_property
+    def arch_key(self) -> str:
+        """`changes` as JSON: points with equal keys share an arch."""
+        return _json(self.changes())
 
 
 @dataclass(frozen=True)
@@ -618,7 +624,7 @@ def point_arch(point: Point):
     ctx, changes = point.ctx, point.changes()
     if not changes:
         return ctx.arch
-    return _cached(("arch", ctx.key, _json(changes)), lambda: with_changes(ctx.arch, changes))
+    return _cached(("arch", ctx.key, point.arch_key), lambda: with_changes(ctx.arch, changes))
 
 
 def point_workload(point: Point, workload_index: int):
@@ -634,7 +640,7 @@ def point_workload(point: Point, workload_index: int):
         bits = {k: prec[k] for k in ("a_bits", "w_bits") if k in prec}
         return uniform_assignment(out, bits).apply(out) if bits else out
 
-    return _cached(("wl", ctx.key, workload_index, _json(prec)), build)
+    return _cached(("wl", ctx.key, workload_index, tuple(prec.items())), build)  # scalars
 
 
 def _failure(exc: Exception) -> tuple[str, str]:
@@ -679,7 +685,7 @@ def evaluate_chunk(points) -> tuple[dict, dict]:
         except Exception as exc:
             failed.update(dict.fromkeys(keys, _failure(exc)))
             continue
-        group = groups.setdefault(_json(point.changes()), (arch, []))[1]
+        group = groups.setdefault(point.arch_key, (arch, []))[1]
         for key in keys:
             try:
                 group.append((key, point_workload(point, key[1])))
@@ -1107,13 +1113,15 @@ def sweep(
         size = (store.chunk_size if store else chunk_size) or _chunk_size(
             len(plan.values), parallel
         )
+        by_arch: dict = {}  # points that share an arch go together: one model call
+        for point in plan.points:
+            by_arch.setdefault(point.arch_key, []).append(point)
         families: dict = {}  # arch groups by their arch without buffer sizes
-        for point in plan.points:  # points that share an arch go together: one model call
-            changes = point.changes()
+        for group in by_arch.values():
+            changes = group[0].changes()
             family = {k: v for k, v in changes.items() if not k.endswith(".size_bytes")}
-            groups = families.setdefault(_json(family), {})
-            groups.setdefault(_json(changes), []).append(point)
-        families = [list(groups.values()) for groups in families.values()]
+            families.setdefault(_json(family), []).append(group)
+        families = list(families.values())
         points = [point for family in families for group in family for point in group]
         stored = store.stored_chunks(points) if store is not None else None
         chunks = stored if stored is not None else _chunks(families, size)

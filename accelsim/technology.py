@@ -46,6 +46,18 @@ def technology_data() -> dict:
     return copy.deepcopy(_data())
 
 
+@functools.cache
+def dram_kinds() -> tuple[str, ...]:
+    """The DRAM kinds the data file prices, sorted."""
+    return tuple(sorted(_data()["dram"]["kinds"]))
+
+
+@functools.cache
+def weight_generator() -> dict:
+    """The data file's on-chip weight generator section (a copy, shared: read only)."""
+    return copy.deepcopy(_data()["weight_generator"])
+
+
 def _relative_lstsq(columns: list, y: np.ndarray) -> np.ndarray:
     """Least squares minimising relative error: coefficients c of y ~ sum c_i * column_i."""
     a = np.stack(columns, axis=1) / y[:, None]

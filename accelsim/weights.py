@@ -143,8 +143,8 @@ def generator_pj_per_weight(tech, w_bits) -> np.ndarray:
     """Default energy (pJ) of one generated ``w_bits`` weight: a SplitMix64 evaluation
     (priced in 32-bit Horowitz primitives, see ``weight_generator`` in the technology data)
     shared by ``bits_per_evaluation / w_bits`` weights, at the technology's node and supply."""
-    from accelsim.technology import technology_data
+    from accelsim.technology import weight_generator
 
-    gen = technology_data()["weight_generator"]
+    gen = weight_generator()
     per_eval = sum(n * tech.vector_op_pj(op, 32) for op, n in gen["per_evaluation_32b"].items())
     return per_eval * np.asarray(w_bits, dtype=float) / gen["bits_per_evaluation"]
