@@ -16,6 +16,8 @@ layers, 54 of them GEMMs; every one is a row of the sweep's layers table).
    processes; the simulate loop (``--sample`` random points, each point's arch and workload
    built as a user would, outside the timed call) runs before and after each sweep and each
    sweep is compared with the mean of the two.
+3. Writing the sweep's Parquet tables alone (read back and written again in one process):
+   the most layer rows per second one process can store, whatever the model costs.
 """
 
 from __future__ import annotations
@@ -50,15 +52,25 @@ SPEC = {
 }
 
 
-def timed_sweep(workers: int) -> tuple[float, int]:
+def timed_sweep(workers: int) -> tuple[float, int, float]:
+    """Seconds of the sweep, its layer-evaluations, and the seconds that writing its Parquet
+    parts alone takes (read back, then written again as the sweep writes them, in this
+    process): a bound the output format puts on one process, whatever the model costs."""
+    import pyarrow.parquet as pq
+
     with tempfile.TemporaryDirectory() as out:
         start = time.perf_counter()
         points = accelsim.sweep(SPEC, workers=workers, out=Path(out) / "sweep", progress=False)
         seconds = time.perf_counter() - start
+        parts = [pq.read_table(p) for p in sorted((Path(out) / "sweep").glob("*/part-*"))]
+        start = time.perf_counter()
+        for i, table in enumerate(parts):
+            pq.write_table(table, Path(out) / f"again-{i}.parquet")
+        writing = time.perf_counter() - start
     # 128 x 128 arrays with the smallest output buffer hold no tile: infeasible rows, still
     # evaluated layer by layer; nothing may be invalid or fail
     assert points["status"].isin(["ok", "infeasible"]).all(), points["status"].value_counts()
-    return seconds, int(points["layers"].sum())
+    return seconds, int(points["layers"].sum()), writing
 
 
 def loop_seconds(sample: int) -> list[float]:
@@ -129,7 +141,7 @@ def main() -> None:
     # is compared with the mean of the two loop rates around it
     before = loop_rate()
     for workers in (1, args.workers):
-        seconds, evals = timed_sweep(workers)
+        seconds, evals, writing = timed_sweep(workers)
         assert evals == n_points * layers
         after = loop_rate()
         rate = evals / seconds
@@ -138,6 +150,8 @@ def main() -> None:
               f"{2 * rate / (before + after):.1f}x the simulate loop "
               f"(load average {os.getloadavg()[0]:.1f})")  # fmt: skip
         before = after
+    print(f"  writing the sweep's Parquet parts alone, one process: {writing:.2f} s = "
+          f"{evals / writing:,.0f} layer rows/s")  # fmt: skip
 
 
 if __name__ == "__main__":
