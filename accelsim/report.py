@@ -18,13 +18,6 @@ import numpy as np
 
 from accelsim._version import __version__
 
-TOTAL_KEYS = ("cycles", "latency_s", "macs", "tops", "utilization")
-JSON_LAYER_KEYS = (
-    "name", "type", "m", "n", "k", "groups", "a_bits", "w_bits", "a_encoding", "w_encoding",
-    "dataflow", "macs", "cycles", "compute_cycles", "latency_s", "utilization", "feasible",
-    "costed", "reason", "elements",
-)  # fmt: skip
-
 
 def provenance(arch, wl, assignment, objective) -> dict:
     """What produced a report: version, input files and hashes, assumed parameters."""
@@ -352,6 +345,9 @@ def _plain_total(total: dict) -> dict:
         out["reason"] = total["reason"]
     for key, value in total.items():
         if key in ("feasible", "reason") or (not feasible and key in _ONLY_FEASIBLE):
+            continue
+        if value is None or isinstance(value, str):  # e.g. a pipeline's bottleneck layer
+            out[key] = value
             continue
         value = float(value)
         if math.isnan(value):
