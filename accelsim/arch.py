@@ -19,7 +19,7 @@ from accelsim.errors import did_you_mean
 from accelsim.pe import REGISTRY, PEConfig
 from accelsim.pipeline import LayerPipelined
 from accelsim.reconfig import Reconfig, check_modes
-from accelsim.schema import PositiveFloat, PositiveInt, Strict, validate
+from accelsim.schema import PerCycle, PositiveFloat, PositiveInt, Strict, validate
 from accelsim.weights import DramWeights, WeightSource
 from accelsim.yamlio import Doc, read_yaml
 
@@ -32,7 +32,7 @@ class ArrayConfig(Strict):
     rows: PositiveInt
     cols: PositiveInt
     dataflow: Dataflow | Annotated[tuple[Dataflow, ...], Field(min_length=1)]
-    clock_mhz: PositiveFloat
+    clock_mhz: Annotated[float, Field(ge=1e-3)]  # 1 kHz; slower overflows the latency
 
     @model_validator(mode="after")
     def _pes_countable(self):
@@ -56,7 +56,7 @@ class Buffer(Strict):
     """
 
     size_bytes: PositiveInt
-    bytes_per_cycle: PositiveFloat
+    bytes_per_cycle: PerCycle
     banks: PositiveInt = 1
     read_pj_per_byte: PositiveFloat | None = None
     write_pj_per_byte: PositiveFloat | None = None
@@ -78,7 +78,7 @@ class Memories(Strict):
 
 
 class Dram(Strict):
-    bytes_per_cycle: PositiveFloat
+    bytes_per_cycle: PerCycle
     kind: str = "lpddr4"
     pj_per_byte: PositiveFloat | None = None
 
@@ -149,6 +149,10 @@ class ArchFile(Strict):
         if self.weights.source == "generated" and self.memories is None:
             raise ValueError(
                 "weights.source generated needs memories and dram (the supermask crosses DRAM)"
+            )
+        if self.reconfig is not None and self.execution is not None:
+            raise ValueError(
+                "reconfig and execution (layer_pipelined) cannot be combined: give one or neither"
             )
         return self
 

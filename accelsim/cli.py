@@ -105,17 +105,36 @@ def _unwritable(path: str, flag: str, directory: bool) -> list[Problem]:
     return []
 
 
+def _problems_of(check, *args) -> list[Problem]:
+    """The problems ``check(*args)`` raises, or []."""
+    try:
+        check(*args)
+    except ConfigError as exc:
+        return exc.problems
+    return []
+
+
+def _objective_problems(arch, objective: str) -> list[Problem]:
+    """--objective energy or edp on an arch without an energy model."""
+    from accelsim.oracle import check_energy
+
+    if objective not in ("energy", "edp"):
+        return []
+    return _problems_of(check_energy, arch, "--objective", repr(objective), "latency",
+                        "<command line>")  # fmt: skip
+
+
 def _lut(args) -> int:
     import numpy as np
 
     import accelsim
-    from accelsim.oracle import CostOracle, parse_bits, save_lut
+    from accelsim.oracle import CostOracle, check_energy, check_output, parse_bits, save_lut
 
     problems: list[Problem] = []
-    loaded = []
-    for load, path in ((accelsim.load_arch, args.arch), (accelsim.load_workload, args.workload)):
+    loaded = {}
+    for key, load in (("arch", accelsim.load_arch), ("workload", accelsim.load_workload)):
         try:
-            loaded.append(load(path))
+            loaded[key] = load(getattr(args, key))
         except ConfigError as exc:
             problems.extend(exc.problems)
     bits = []
@@ -124,10 +143,16 @@ def _lut(args) -> int:
             bits.append(parse_bits(text, flag))
         except ConfigError as exc:
             problems.extend(exc.problems)
+    if "arch" in loaded:
+        problems += _objective_problems(loaded["arch"], args.objective)
+        if args.metric == "energy":
+            problems += _problems_of(check_energy, loaded["arch"], "--metric", repr(args.metric),
+                                     "latency, cycles", "<command line>")  # fmt: skip
+    problems += _problems_of(check_output, args.output, "--output", "<command line>")
     problems += _unwritable(args.output, "--output", directory=False)
     if problems:
         raise ConfigError(problems)
-    oracle = CostOracle(*loaded, objective=args.objective)
+    oracle = CostOracle(loaded["arch"], loaded["workload"], objective=args.objective)
     doc = save_lut(oracle, args.output, args.metric, *bits)
     table = np.load(args.output)
     out = Path(args.output)
@@ -189,6 +214,8 @@ def _run(args) -> int:
             loaded[key] = loader(path)
         except ConfigError as exc:
             problems.extend(exc.problems)
+    if "arch" in loaded:
+        problems += _objective_problems(loaded["arch"], args.objective)
     if args.out:
         problems += _unwritable(args.out, "--out", directory=True)
     if problems:
@@ -206,9 +233,14 @@ def _run(args) -> int:
     )  # fmt: skip
     if args.out:
         out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "layers.csv").write_text(report.to_csv())
-        (out / "report.json").write_text(report.to_json() + "\n")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "layers.csv").write_text(report.to_csv())
+            (out / "report.json").write_text(report.to_json() + "\n")
+        except OSError as exc:  # the pre-check cannot see everything (root, /proc, full disk)
+            raise ConfigError(Problem("<command line>", None, "--out", "cannot be written",
+                                      f"{args.out!r}: {exc.strerror or exc}",
+                                      "a writable directory")) from None  # fmt: skip
     text = {"table": report.table, "csv": report.to_csv, "json": report.to_json}[args.format]()
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0

@@ -43,9 +43,16 @@ compute + the last tile's store, the closed form's prologue + compute + epilogue
 
 Energy: counts are the closed form's (the same tiles move the same bytes); leakage follows
 the event cycles.
+
+Size: a layer is simulated tile by tile (about 30 µs per tile), so a layer with more than
+`MAX_TILES` tiles (over all its groups and arrays) is refused with a `ConfigError` before any
+tile is built; ``closed_form`` costs it. The largest layer of the shipped networks and archs
+has 225,792 (vgg16's conv1_2 on bitfusion, about 7 s).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -53,6 +60,7 @@ from accelsim.dataflow import TIMINGS
 
 FIDELITIES = ("closed_form", "event")
 PORTS = ("inputs_sram", "weights_sram", "outputs_sram")
+MAX_TILES = 2_000_000  # tiles of one layer: about a minute of simulation
 STALLS = ("stall_dram_read", "stall_dram_write", "stall_buffer_full", "stall_sram",
           "stall_generator")  # fmt: skip
 
@@ -234,6 +242,7 @@ def refine(arch, x: dict, rows: dict, parts, objective: str, timeline: list | No
     src = arch.spec.weights
     rate = src.generator.weights_per_cycle if src.source == "generated" else None
     plans = _plans(arch, x, rows, run, objective)
+    _check_size(plans, rows["name"])
     mem = arch.spec.memories
     port_bpc = [getattr(mem, b).bytes_per_cycle for b in ("inputs", "weights", "outputs")]
     new = {key: np.zeros(len(run)) for key in ("compute", *STALLS)}
@@ -279,6 +288,26 @@ def refine(arch, x: dict, rows: dict, parts, objective: str, timeline: list | No
         rows["energy_pj"] = rows["energy_pj"] + leak
         rows["energy_chip_leakage_pj"] = rows["energy_chip_leakage_pj"] + leak
         parts.append((("chip", "leakage"), leak))
+
+
+def _check_size(plans: dict, names) -> None:
+    """A `ConfigError` naming every layer with more than `MAX_TILES` tiles to simulate."""
+    from accelsim.errors import ConfigError, Problem
+
+    problems = []
+    for i, plan in plans.items():
+        count = sum(
+            math.prod(-(-d // t) for d, t in zip(dims, (tiling["tm"], tiling["tn"], tiling["tk"])))
+            * groups * copies
+            for _, dims, tiling, groups, copies in plan
+        )  # fmt: skip
+        if count > MAX_TILES:
+            why = f"layer {names[i]!r} has {count:,} tiles: too many for the event model"
+            problems.append(Problem("<command line>", None, "fidelity",
+                                    f"{why} (at most {MAX_TILES:,})", repr("event"), "closed_form "
+                                    "for this workload (--fidelity closed_form)"))  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
 
 
 def _plans(arch, x, rows, run, objective) -> dict:

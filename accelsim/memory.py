@@ -116,8 +116,8 @@ def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
 def every_tiling(m, n, k, share, bits, g: int) -> dict:
     """Every candidate tiling of every layer, as flat arrays (DESIGN.md §5, the mapper's
     space), before the buffers are checked (`fitting`): one entry per (layer, distinct Tm,
-    Tn, Tk), each in the loop order that moves the least DRAM bytes (the first in `ORDERS`
-    among equals).
+    Tn, Tk, loop order) for each loop order that no other order beats on every tensor's DRAM
+    traffic (`_useful_orders`; the first in `ORDERS` among equals).
 
     ``bits = (a, w, acc, out)`` arrays. Returns ``row`` (the layer of each entry, ascending:
     each layer's entries are contiguous), ``tm, tn, tk, order`` (index into ORDERS), ``rank``
@@ -140,14 +140,14 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
     cn = candidates(n, g)[:, None, None, :, None]
     ck = candidates(k, g)[:, None, None, None, :]
     mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None, None] for x in (m, n, k))
-    first_o = _least_traffic(mm, nn, kk, cm, cn, ck, share, bits)
+    useful = _useful_orders(mm, nn, kk, cm, cn, ck, share, bits).reshape(len(ORDERS), u, -1)
     # a tile size listed twice (small extents repeat their candidates) is tried once
     fresh = [_first_seen(c.reshape(u, -1)) for c in (cm, cn, ck)]
     fresh = fresh[0][:, :, None, None] & fresh[1][:, None, :, None] & fresh[2][:, None, None, :]
-    row, t = np.nonzero(fresh.reshape(u, -1))
+    tried = useful.transpose(1, 0, 2) & fresh.reshape(u, 1, -1)  # [layer, order, tile size]
+    row, order, t = np.nonzero(tried)
     i, j, q = np.unravel_index(t, fresh.shape[1:])
     tm, tn, tk = cm[row, 0, i, 0, 0], cn[row, 0, 0, j, 0], ck[row, 0, 0, 0, q]
-    order = first_o.reshape(u, -1)[row, t]
     pos = {loop: np.array([p.index(loop) for p in ORDERS])[order] for loop in "mnk"}
     flat = [np.asarray(v)[row] for v in (m, n, k)]
     read, write, parts = traffic(*flat, tm, tn, tk, [b.reshape(-1)[row] for b in bits], pos,
@@ -194,50 +194,55 @@ def _first_seen(c: np.ndarray) -> np.ndarray:
     return ~((c[:, :, None] == c[:, None, :]) & earlier).any(axis=2)
 
 
-def _least_traffic(mm, nn, kk, cm, cn, ck, share, bits):
-    """Per layer and tile size ``[layer, 1, Tm, Tn, Tk]``: the first loop order (index into
-    ORDERS) that moves the least DRAM bytes; capacity not checked."""
+def _useful_orders(mm, nn, kk, cm, cn, ck, share, bits):
+    """Per loop order, layer and tile size ``[order, layer, 1, Tm, Tn, Tk]``: whether the
+    order is worth trying: no other order moves at most as many DRAM bytes of every tensor
+    (inputs, weights, partial sums) and fewer of one, and no earlier order moves the same.
+    Every cost of a tiling (stalls, SRAM port time, energy) grows with each tensor's
+    traffic, so the others never do better. Capacity not checked."""
     a, w, acc, out = bits
     trips = {"m": -(-mm // cm), "n": -(-nn // cn), "k": -(-kk // ck)}
     # each tensor's bytes, fetched once and refetched (the same arithmetic as `traffic`)
     once = {"inputs": mm * kk * share * a / 8, "weights": kk * nn * w / 8}
     again = {"inputs": once["inputs"] * trips["n"], "weights": once["weights"] * trips["m"]}
     spilled = (trips["k"] - 1) * mm * nn * acc / 8
-    written = mm * nn * out / 8
-    least_o, first_o = None, None
-    for o, order in enumerate(ORDERS):
+    moved = []  # per order: (inputs, weights, partial sums)
+    for order in ORDERS:
         pos = {loop: i for i, loop in enumerate(order)}
-        part = {}
-        for t in ("inputs", "weights", "outputs"):
-            refetched = _refetched(pos, trips, t)
-            if t == "outputs":
-                part[t] = np.where(refetched, spilled, 0.0)
-            else:
-                part[t] = np.where(refetched, again[t], once[t])
-        moved = (part["inputs"] + part["weights"] + part["outputs"]) + (written + part["outputs"])
-        if least_o is None:
-            least_o, first_o = moved, np.zeros(moved.shape, dtype=np.int64)
-        else:
-            better = moved < least_o
-            least_o, first_o = np.where(better, moved, least_o), np.where(better, o, first_o)
-    return first_o
+        moved.append(
+            [np.where(_refetched(pos, trips, t), again[t], once[t]) for t in ("inputs", "weights")]
+            + [np.where(_refetched(pos, trips, "outputs"), spilled, 0.0)]
+        )
+    useful = []
+    for o, mine in enumerate(moved):
+        beaten = False
+        for p, other in enumerate(moved):
+            if p == o:
+                continue
+            no_more = np.logical_and.reduce([b <= a for a, b in zip(mine, other)])
+            less = np.logical_or.reduce([b < a for a, b in zip(mine, other)])
+            beaten = beaten | (no_more & (less | (p < o)))
+        useful.append(~beaten)
+    return np.stack(useful)
 
 
-def best(row, keys, rank):
-    """Per layer, the entry of `tilings` with the least first key, ties (within 1e-9
-    relative: float noise is no preference) to the least second key and so on, then to the
-    least ``rank``: an index into the entries, one per layer. NaN counts as infinite."""
+def best(row, keys, rank, slack):
+    """Per layer, the entry of `tilings` with the least first key, ties to the least second
+    key and so on, then to the least ``rank``: an index into the entries, one per layer.
+    ``slack`` per key: the relative difference that still counts as a tie (1e-9 for float
+    sums such as energy or bytes, whose last bits are noise; 0 for whole cycles, which are
+    exact). NaN counts as infinite."""
     if not len(row):
         return np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
     tied = None
-    for key in keys:
+    for key, rel in zip(keys, slack, strict=True):
         key = np.asarray(key, dtype=np.float64)
         if not np.isfinite(key).all():
             key = np.nan_to_num(key, nan=np.inf)
         if tied is not None:
             key = np.where(tied, key, np.inf)
-        near = key <= np.minimum.reduceat(key, starts)[row] * (1 + 1e-9)
+        near = key <= np.minimum.reduceat(key, starts)[row] * (1 + rel)
         tied = near if tied is None else tied & near
     rank = np.where(tied, rank, np.iinfo(np.int64).max)
     return np.flatnonzero(rank == np.minimum.reduceat(rank, starts)[row])

@@ -54,7 +54,7 @@ from accelsim.memory import (
     tiled,
     tiled_product,
 )
-from accelsim.report import Batch, Report, provenance
+from accelsim.report import Batch, Report, energy_column, provenance
 from accelsim.workload import Assignment, Workload
 
 OBJECTIVES = ("latency", "energy", "edp")
@@ -63,7 +63,22 @@ TILING_KEYS = ("tm", "tn", "tk", "order", "read", "write", "inputs_read", "weigh
 NOT_COSTED = "not costed: non-GEMM work needs a vector unit, and this arch declares none"
 
 
-def check_objective(objective: str) -> None:
+ENERGY_ALLOWED = "(or add a technology section to the arch)"
+
+
+def energy_problem(arch: Arch) -> str | None:
+    """Why ``arch`` has no energy to optimise or report, or None when it has."""
+    if arch.spec.technology is None:
+        return f"arch {arch.name!r} has no technology section, so no energy model"
+    return None
+
+
+def check_objective(objective: str, arch: Arch | None = None) -> None:
+    """An objective the model knows and, for ``energy``/``edp``, an arch it can price."""
+    why = energy_problem(arch) if arch is not None and objective != "latency" else None
+    if objective in OBJECTIVES and why is not None:
+        raise ConfigError(Problem("<command line>", None, "objective", why, repr(objective),
+                                  f"latency {ENERGY_ALLOWED}"))  # fmt: skip
     if objective not in OBJECTIVES:
         raise ConfigError(
             Problem(
@@ -130,7 +145,7 @@ def _packing(gemm, k, k_run, quants, index, checks, pe) -> dict:
     runs = gemm & np.array([checks[i] is None for i in index.tolist()], dtype=bool)
     p, s = np.ones(len(quants), dtype=np.int64), np.ones(len(quants), dtype=np.int64)
     actions: dict = {}
-    for i in dict.fromkeys(index[runs].tolist()):  # in order of the first layer that runs
+    for i in _running(index, runs):
         p[i], s[i] = pe.k_per_cycle(quants[i]), pe.cycles_per_step(quants[i])
         for action, per_mac in pe.actions(quants[i]).items():
             actions.setdefault(action, np.zeros(len(quants)))[i] = per_mac
@@ -143,6 +158,24 @@ def _packing(gemm, k, k_run, quants, index, checks, pe) -> dict:
         "pe_actions": {a: np.where(runs, t[index], 0.0) for a, t in actions.items()},
         "peak": p / s,
     }
+
+
+def _running(index, runs) -> list:
+    """The distinct precisions (``index`` into the distinct QuantSpecs) of the layers that
+    run, in order of the first layer that runs with each: the order of the PE's actions."""
+    return list(dict.fromkeys(index[runs].tolist()))
+
+
+def _own_actions(pe, x: dict, starts) -> list[tuple]:
+    """Per run of layers (a workload's, from ``starts``), the PE actions its own layers
+    count, in the order `layer_arrays` of those layers alone lists them."""
+    runs = x["gemm"] & np.array([r is None for r in x["reason"]], dtype=bool)
+    bounds = [*np.asarray(starts).tolist(), len(runs)]
+    return [
+        tuple(dict.fromkeys(a for q in _running(x["quant_index"][lo:hi], runs[lo:hi])
+                            for a in pe.actions(x["quants"][q])))
+        for lo, hi in zip(bounds, bounds[1:])
+    ]  # fmt: skip
 
 
 def _sram_factors(dataflow, rows, cols) -> dict:
@@ -191,8 +224,9 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None, dist
     With memories, each dataflow's tiling is chosen per layer by ``objective`` among the
     candidates of `accelsim.memory.every_tiling` that fit (`accelsim.memory.fitting`), each
     costed exactly as below (`_cost`) and priced by ``pricing(x, counts, cycles) -> energy``
-    (default `accelsim.energy.price` on ``arch``); ties go to fewer cycles, then to less
-    DRAM traffic, then to the first in the nesting (order, Tm, Tn, Tk). Identical layers
+    (default `accelsim.energy.price` on ``arch``); ties (energies within 1e-9 relative, equal
+    cycles) go to fewer cycles, then to less DRAM traffic (within 1e-9), then to the first in
+    the nesting (order, Tm, Tn, Tk). Identical layers
     are costed once (``distinct``: `_distinct` of ``x``, if known). Returns arrays of shape
     ``[dataflows, layers]`` (counts in a nested dict keyed by ``(component, action)``) plus
     per-layer tiling and feasibility.
@@ -227,10 +261,11 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None, dist
                 counts = {a: v[keep] if np.ndim(v) else v for a, v in res["counts"].items()}
                 energy = pricing(_take(xe, keep), counts, cycles)
             if objective == "latency":
-                keys = (cycles, moved)
+                keys, slack = (cycles, moved), (0, 1e-9)
             else:
                 keys = (objective_key(objective, cycles, energy), cycles, moved)
-            take = keep[best(row, keys, rank)][inverse]  # into every
+                slack = (1e-9, 0, 1e-9)
+            take = keep[best(row, keys, rank, slack)][inverse]  # into every
             results.append(_take(res, take))
             tilings.append({**{key: every[key][take] for key in TILING_KEYS},
                             "fits": fits[inverse]})  # fmt: skip
@@ -468,7 +503,7 @@ def simulate(
     from accelsim.energy import area
     from accelsim.trace import value_aware
 
-    check_objective(objective)
+    check_objective(objective, arch)
     if fidelity != "closed_form" or timeline:
         from accelsim.event import check_fidelity
 
@@ -509,13 +544,14 @@ def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Rep
     from accelsim.trace import value_aware
 
     if _one_at_a_time(arch):
-        check_objective(objective)
+        check_objective(objective, arch)
         return [simulate(arch, wl, objective=objective) for wl in workloads]
     batch = simulate_batch(arch, workloads, objective)
     x = _arrays(arch, workloads)[0]
     reports = []
     for i, wl in enumerate(workloads):
         prov = provenance(arch, wl, None, objective)
+        prov["fidelity"] = "closed_form"
         prov["assumed"] += [{"name": a.name, "value": a.value, "reason": a.reason}
                             for a in value_aware(arch, wl, x, None)[1]]  # fmt: skip
         reports.append(batch.report(i, prov))
@@ -528,12 +564,12 @@ def simulate_batch(arch: Arch, workloads, objective: str = "latency") -> Batch:
     sweeps call."""
     from accelsim.energy import area
 
-    check_objective(objective)
+    check_objective(objective, arch)
     if _one_at_a_time(arch):
         return Batch.join([simulate(arch, wl, objective=objective) for wl in workloads])
     x, known = _arrays(arch, workloads)
     rows, parts = _layer_rows(arch, None, x, objective, known)
-    return Batch.build(arch, workloads, rows, parts, area(arch))
+    return Batch.build(arch, workloads, rows, parts, area(arch), known["actions"])
 
 
 def _one_at_a_time(arch: Arch) -> bool:
@@ -559,7 +595,9 @@ def _arrays(arch: Arch, workloads) -> tuple[dict, dict]:
         for a in (*x.values(), *x["pe_actions"].values()):
             if isinstance(a, np.ndarray):
                 a.setflags(write=False)
-        known = {"distinct": _distinct(x), "columns": layer_columns(layers, x)}
+        starts = np.cumsum([0] + [len(wl.layers) for wl in workloads[:-1]])
+        known = {"distinct": _distinct(x), "columns": layer_columns(layers, x),
+                 "actions": _own_actions(arch.pe, x, starts)}  # fmt: skip
         held = _ARRAYS[key] = (tuple(workloads), x, known)  # the workloads keep their ids
     return held[1], held[2]
 
@@ -662,11 +700,11 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str, known=None):
         parts = []
         for key, chosen in breakdown.items():
             per_layer = np.where(run, chosen, 0)
-            rows[f"energy_{key[0]}_{key[1]}_pj".replace("_bytes", "")] = per_layer
+            rows[energy_column(key)] = per_layer
             parts.append((key, per_layer))
         for key, value in vec["breakdown"].items():
             parts.append((key, value))
-            column = f"energy_{key[0]}_{key[1]}_pj"
+            column = energy_column(key)
             rows[column] = rows.get(column, 0) + value
     if rc is not None:
         rc.add_columns(arch, ev, pick, rows, parts)

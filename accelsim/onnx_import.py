@@ -84,6 +84,7 @@ from accelsim.quant import QuantOverride, QuantSpec
 from accelsim.workload import (
     FC,
     MAX_WORK,
+    TOTAL_TOO_LARGE,
     Activation,
     Assignment,
     Conv,
@@ -95,6 +96,7 @@ from accelsim.workload import (
     Workload,
     lower,
     too_large,
+    total_too_large,
 )
 
 STANDARD_DOMAINS = ("", "ai.onnx")
@@ -251,8 +253,11 @@ def import_onnx(
         raise ConfigError(
             Problem(file, None, "", f"not a readable ONNX model (corrupt or truncated?): {exc}")
         ) from None
-    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
-        raise ConfigError(Problem(file, None, "batch", "out of range", repr(batch), ">= 1"))
+    if batch is not None and (
+        not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch < 2**63
+    ):  # ONNX dimensions are int64
+        raise ConfigError(Problem(file, None, "batch", "out of range", repr(batch),
+                                  f"1..{2**63 - 1} (an ONNX dimension is int64)"))  # fmt: skip
     graph = _Graph(model, file, str(Path(file).resolve().parent))
     wl, summary = graph.build(batch)
     if with_tensors:
@@ -738,12 +743,15 @@ class _Graph:
             info["data"] = (d,)
             return self._conv(i, node, x_t, w_t, name), info, w_t in self.const
         xs, ws = self.shape(i, x_t), self.shape(i, w_t)
+        rows = "the rows of the data operand"
         if op == "Gemm":
             a = self.attrs(node)
             if len(xs) != 2 or len(ws) != 2:
                 raise self.reject(i, "Gemm operands must be 2-D", f"{xs} and {ws}")
             m, k = xs[::-1] if a.get("transA", 0) else xs
             k2, n = ws[::-1] if a.get("transB", 0) else ws
+            if a.get("transA", 0):  # the batch, axis 0 of the graph inputs, is not the rows
+                rows += f" {list(xs)} (transA=1: its axis 1; its axis 0 is the reduction)"
             if k != k2:
                 raise self.reject(i, f"reduction sizes differ: {k} and {k2}")
             a_shape, b_shape = (m, k), (k, n)
@@ -763,7 +771,7 @@ class _Graph:
         w_const, x_const = w_t in self.const, x_t in self.const
         if w_const and math.prod(b_shape[:-2]) == 1:
             info["data"] = (d,)
-            tokens = self.split(i, total * m, "the rows of the data operand")
+            tokens = self.split(i, total * m, rows)
             return (
                 FC(name=name, type="fc", in_features=k, out_features=n, tokens=tokens),
                 info,
@@ -1010,6 +1018,8 @@ class _Graph:
                         change[f"{operand}_encoding"] = q[operand][1]
                 if change:
                     changes.append((s.name, QuantOverride(**change)))
+        if not problems and (total := total_too_large(layers)):
+            problems.append(Problem(self.file, None, "nodes", TOTAL_TOO_LARGE, *total))
         if problems:
             raise ConfigError(problems)
         name = Path(self.file).stem

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from accelsim.errors import ConfigError, Problem, did_you_mean
-from accelsim.model import check_objective, simulate
+from accelsim.model import ENERGY_ALLOWED, check_objective, energy_problem, simulate
 from accelsim.report import run_sums
 from accelsim.workload import Assignment, Layer, make_assignment
 
@@ -81,15 +81,17 @@ def _problem(field: str, message: str, found=None, allowed=None, file="<python>"
 def parse_bits(text: str, field: str) -> tuple[int, ...]:
     """``"1-8"``, ``"4"`` or ``"2,4,8"`` -> sorted bit-widths within the table's 1..8."""
     found = []
-    try:
-        for part in str(text).split(","):
-            lo, _, hi = part.strip().partition("-")
+    for part in str(text).split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
             lo = int(lo)
-            found.extend(range(lo, (int(hi) if hi else lo) + 1))
-    except ValueError:
-        raise _problem(
-            field, "not a bit-width range", repr(text), "e.g. 1-8, 4 or 2,4,8", "<command line>"
-        ) from None
+            hi = int(hi) if hi else lo
+        except ValueError:
+            raise _problem(
+                field, "not a bit-width range", repr(text), "e.g. 1-8, 4 or 2,4,8", "<command line>"
+            ) from None
+        check_bits((lo, hi), field, repr(text), "<command line>")  # before building the range
+        found.extend(range(lo, hi + 1))
     return check_bits(found, field, repr(text), "<command line>")
 
 
@@ -104,6 +106,21 @@ def check_bits(bits, field: str, found=None, file="<python>") -> tuple[int, ...]
             file,
         )
     return bits
+
+
+def check_energy(arch, field: str, found, allowed: str, file="<python>") -> None:
+    """A `ConfigError` when ``field`` asks for energy on an arch without an energy model."""
+    why = energy_problem(arch)
+    if why is not None:
+        raise _problem(field, why, found, f"{allowed} {ENERGY_ALLOWED}", file)
+
+
+def check_output(path, field: str = "output", file="<python>") -> Path:
+    """The table's path, a ``.npy`` file."""
+    path = Path(path)
+    if path.suffix != ".npy":
+        raise _problem(field, "the table is a NumPy .npy file", repr(str(path)), "*.npy", file)
+    return path
 
 
 class CostOracle:
@@ -129,7 +146,8 @@ class CostOracle:
         self.arch, self.workload, self.objective = arch, workload, objective
         self.layers: tuple[Layer, ...] = tuple(la for la in workload.layers if la.is_gemm)
         if not self.layers:
-            raise _problem("workload", f"workload {workload.name!r} has no GEMM layer to cost")
+            raise _problem("layers", f"workload {workload.name!r} has no GEMM layer to cost",
+                           file=workload.file or "<python>")  # fmt: skip
         self.names = tuple(la.name for la in self.layers)
         self._row = {name: i for i, name in enumerate(self.names)}
         self._gemm_idx = np.array([i for i, la in enumerate(workload.layers) if la.is_gemm])
@@ -326,13 +344,8 @@ class CostOracle:
                 "metric", f"unknown metric{did_you_mean(metric, METRICS)}", repr(metric),
                 ", ".join(METRICS),
             )  # fmt: skip
-        if metric == "energy" and not self._has_energy:
-            raise _problem(
-                "metric",
-                f"arch {self.arch.name!r} has no technology section, so no energy model",
-                repr(metric),
-                "latency, cycles (or add a technology section to the arch)",
-            )
+        if metric == "energy":
+            check_energy(self.arch, "metric", repr(metric), "latency, cycles")
         return metric
 
     def lut(self, metric: str = "latency", w_bits=BITS, a_bits=BITS) -> np.ndarray:
@@ -391,9 +404,7 @@ def save_lut(oracle: CostOracle, path, metric="latency", w_bits=BITS, a_bits=BIT
     ``<stem>.csv`` (one row per entry). Returns the JSON document."""
     from accelsim.report import provenance
 
-    path = Path(path)
-    if path.suffix != ".npy":
-        raise _problem("output", "the table is a NumPy .npy file", repr(str(path)), "*.npy")
+    path = check_output(path)
     table = oracle.lut(metric, w_bits, a_bits)
     w_bits, a_bits = check_bits(w_bits, "w_bits"), check_bits(a_bits, "a_bits")
     column, unit = METRICS[metric]

@@ -325,9 +325,14 @@ def design_labels(points, axes) -> list[str]:
 def command(args) -> int:
     """``accelsim plot KIND INPUT -o FILE``: INPUT is a sweep directory (``accelsim sweep
     --out``) or a report JSON (``accelsim run --out``)."""
+    from accelsim.cli import _unwritable
+
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise _bad("--output", "unknown figure format", repr(str(out)), ".png, .svg, .pdf")
+    problems = _unwritable(args.output, "--output", directory=False)
+    if problems:
+        raise ConfigError(problems)
     source = Path(args.input)
     if source.is_dir():
         fig = _from_sweep(args, source)
@@ -346,8 +351,6 @@ def command(args) -> int:
 
 
 def _from_report(args, source: Path):
-    import pandas as pd
-
     try:
         report = json.loads(source.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -356,30 +359,70 @@ def _from_report(args, source: Path):
         raise _bad("INPUT", "not a report JSON (no 'layers')", repr(str(source)))
     name = f"{report.get('arch')} running {report.get('workload')}"
     if args.kind == "layers":
-        return layer_bars(pd.DataFrame(report["layers"]), title=name)
+
+        def optional(column):  # used by layer_bars when present
+            return _NUMBER if column == "latency_s" or column.startswith("energy_") else None
+
+        layers = _records(report, "layers", source, {"name": str, "cycles": _NUMBER}, optional)
+        return layer_bars(layers, title=name)
     if args.kind == "breakdown":
-        table = pd.DataFrame(report.get("energy_breakdown") or [])
-        if table.empty:
+        if report.get("energy_breakdown") in (None, []):
             raise _bad("INPUT", "the report has no energy (its arch has no technology section)",
                        repr(str(source)))  # fmt: skip
+        table = _records(report, "energy_breakdown", source,
+                         {"component": str, "energy_pj": _NUMBER})  # fmt: skip
         return energy_breakdown(table, title=f"{name}: energy by component")
     if args.kind == "timeline":  # accelsim run --fidelity event --timeline
         if not report.get("timeline"):
             raise _bad("INPUT", "the report has no timeline (accelsim run --fidelity event "
                        "--timeline writes one)", repr(str(source)))  # fmt: skip
-        return gantt(pd.DataFrame(report["timeline"]), title=f"{name}: busy intervals")
+        number = (int, float)
+        columns = {"resource": str, "what": str, "start": number, "end": number}
+        timeline = _records(report, "timeline", source, columns)
+        return gantt(timeline, title=f"{name}: busy intervals")
     raise _bad("KIND", f"{args.kind} needs a sweep directory; a report is one design",
                repr(args.kind), "layers, breakdown, timeline")  # fmt: skip
 
 
-def _from_sweep(args, source: Path):
-    from accelsim.sweeps import read_results
+_NUMBER = (int, float, type(None))  # None: a value the model did not compute
 
-    spec = json.loads((source / "spec.json").read_text())["spec"] if (
-        source / "spec.json"
-    ).is_file() else None  # fmt: skip
-    if spec is None:
-        raise _bad("INPUT", "not a sweep directory (no spec.json)", repr(str(source)))
+
+def _records(report: dict, key: str, source: Path, columns: dict, optional=lambda column: None):
+    """``report[key]`` as a DataFrame, checked first: a non-empty list of objects, each with
+    ``columns`` (name -> allowed types); ``optional(name)`` gives the allowed types of a
+    column that is used when present (None: any). Otherwise a `ConfigError` naming the
+    report file and the entry."""
+    import pandas as pd
+
+    rows = report.get(key)
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        found = json.dumps(rows)
+        raise ConfigError(Problem(str(source), None, key, "not a non-empty list of objects",
+                                  found[:80] + ("..." if len(found) > 80 else ""),
+                                  "what accelsim run --out writes"))  # fmt: skip
+    for i, row in enumerate(rows):
+        for column in columns:
+            if column not in row:
+                allowed = ", ".join(columns) + " in every entry"
+                raise ConfigError(
+                    Problem(str(source), None, f"{key}.{i}", f"no {column!r}", None, allowed)
+                )
+        for column, value in row.items():
+            types = columns.get(column) or optional(column)
+            if types is not None and (not isinstance(value, types) or isinstance(value, bool)):
+                allowed = "a string" if types is str else "a number"
+                raise ConfigError(Problem(str(source), None, f"{key}.{i}.{column}",
+                                          "wrong type", repr(value)[:80], allowed))  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _from_sweep(args, source: Path):
+    from accelsim.sweeps import read_results, read_spec
+
+    if args.kind not in KINDS:
+        raise _bad("KIND", f"{args.kind} needs a report JSON; a sweep directory has no "
+                   f"{args.kind}", repr(args.kind), ", ".join(KINDS))  # fmt: skip
+    spec = read_spec(source)
     points = read_results(source, "points")
     if points.empty:
         raise _bad("INPUT", "the sweep has no finished points yet", repr(str(source)))

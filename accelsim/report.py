@@ -187,15 +187,26 @@ class Batch:
     total: dict
     energy: dict | None
     area_um2: dict | None
+    actions: tuple | None = None  # per workload, the PE actions its layers count, in order
 
     @classmethod
-    def build(cls, arch, workloads, rows: dict, parts, area) -> Batch:
+    def build(cls, arch, workloads, rows: dict, parts, area, actions=None) -> Batch:
+        """``actions``: per workload, the PE actions its own layers count (in the order a
+        report of it alone lists them); another workload's actions are not its columns (NaN
+        here, absent from its `report`), never zeros."""
         cols = layer_table(arch, rows)
         starts = np.cumsum([0] + [len(wl.layers) for wl in workloads[:-1]])
         sums = summarize(arch, cols, starts, parts, area)
         energy = sums["energy"] if parts is not None else None
+        if actions is not None and energy is not None:
+            stops = [*starts[1:].tolist(), len(cols["name"])]
+            for i, (lo, hi) in enumerate(zip(starts.tolist(), stops)):
+                for action in {a for own in actions for a in own} - set(actions[i]):
+                    energy[("pe", action)][i] = np.nan
+                    cols[energy_column(("pe", action))][lo:hi] = np.nan
         names = tuple(wl.name for wl in workloads)
-        return cls(arch.name, names, cols, starts, sums["total"], energy, area)
+        return cls(arch.name, names, cols, starts, sums["total"], energy, area,
+                   None if actions is None else tuple(actions))  # fmt: skip
 
     @classmethod
     def join(cls, reports: list) -> Batch:
@@ -221,12 +232,38 @@ class Batch:
         """Workload ``i``'s `Report`."""
         stop = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.columns["name"])
         span = slice(int(self.starts[i]), int(stop))
-        cols = {key: value[span] for key, value in self.columns.items()}
         total = _plain_total({key: value[i] for key, value in self.total.items()})
+        keys = list(self.columns)
         energy = None
         if self.energy is not None:
-            energy = {key: float(value[i]) for key, value in self.energy.items()}
+            energy = dict.fromkeys(self.energy)
+            if self.actions is not None:  # this workload's PE actions, in its own order
+                mine = [("pe", a) for a in self.actions[i]]
+                theirs = {("pe", a) for own in self.actions for a in own}
+                energy = _own_order(list(energy), theirs, mine)
+                keys = _own_order(keys, {energy_column(k) for k in theirs},
+                                  [energy_column(k) for k in mine])  # fmt: skip
+            energy = {key: float(self.energy[key][i]) for key in energy}
+        cols = {key: self.columns[key][span] for key in keys}
         return Report(self.arch, self.workloads[i], cols, total, prov, energy, self.area_um2)
+
+
+def _own_order(keys: list, theirs: set, mine: list) -> list:
+    """``keys`` with those in ``theirs`` (the batch's PE actions, one block) replaced by
+    ``mine``, in that order, where the block starts."""
+    out: list = []
+    for key in keys:
+        if key not in theirs:
+            out.append(key)
+        elif mine:
+            out += mine
+            mine = []
+    return out
+
+
+def energy_column(key) -> str:
+    """The report column of a ``(component, action)`` energy."""
+    return f"energy_{key[0]}_{key[1]}_pj".replace("_bytes", "")
 
 
 def _join(pieces: list):

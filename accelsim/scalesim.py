@@ -28,11 +28,23 @@ import math
 import re
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from accelsim.arch import MAX_PES, Arch, ArchFile, Assumed
 from accelsim.errors import ConfigError, Problem, did_you_mean
 from accelsim.quant import QuantSpec
 from accelsim.schema import MAX_INT
-from accelsim.workload import FC, MAX_WORK, Conv, Workload, lower, pads, too_large
+from accelsim.workload import (
+    FC,
+    MAX_WORK,
+    TOTAL_TOO_LARGE,
+    Conv,
+    Workload,
+    lower,
+    pads,
+    too_large,
+    total_too_large,
+)
 from accelsim.yamlio import read_text
 
 SCALESIM_PROFILE = {
@@ -90,10 +102,17 @@ CFG_KEYS = {
     "network_presets": {"topologycsvloc": False},
 }  # fmt: skip
 REQUIRED_SECTIONS = ("general", "architecture_presets", "run_presets")
+# Whole-number keys -> their least value. accelsim uses only the array and SRAM sizes; the
+# others are checked because SCALE-Sim reads them as integers (v2: the memory banks), so a
+# config with nonsense there is not one SCALE-Sim runs.
 INT_KEYS = {
-    "arrayheight", "arraywidth", "ifmapsramszkb", "filtersramszkb", "ofmapsramszkb",
-    "readrequestbuffer", "writerequestbuffer", "ifmapsrambankbandwidth", "ifmapsrambanknum",
-    "ifmapsrambankport", "filtersrambankbandwidth", "filtersrambanknum", "filtersrambankport",
+    **dict.fromkeys(("ifmapoffset", "filteroffset", "ofmapoffset"), 0),
+    **dict.fromkeys((
+        "arrayheight", "arraywidth", "ifmapsramszkb", "filtersramszkb", "ofmapsramszkb",
+        "readrequestbuffer", "writerequestbuffer", "ifmapsrambankbandwidth", "ifmapsrambanknum",
+        "ifmapsrambankport", "filtersrambankbandwidth", "filtersrambanknum", "filtersrambankport",
+        "memorybanks", "onchipmemorybanks", "onchipmemorybankports",
+    ), 1),
 }  # fmt: skip
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 _ENTRY = re.compile(r"^\s*([^:=#;\s][^:=]*?)\s*[:=]\s*(.*?)\s*$")
@@ -169,9 +188,9 @@ def _cfg_problems(values: dict, lines: dict, file: str) -> list[Problem]:
             elif key in INT_KEYS:
                 if not re.fullmatch(r"[+-]?\d+", value):
                     problems.append(Problem(*where, "not a whole number", repr(value)))
-                elif not 1 <= int(value) <= MAX_INT // 1024:  # kB sizes become bytes
-                    problems.append(Problem(*where, "out of range", value,
-                                            f">= 1 and <= {MAX_INT // 1024}"))  # fmt: skip
+                elif not INT_KEYS[key] <= int(value) <= MAX_INT // 1024:  # kB sizes become bytes
+                    allowed = f">= {INT_KEYS[key]} and <= {MAX_INT // 1024}"
+                    problems.append(Problem(*where, "out of range", value, allowed))
             elif key == "dataflow" and value not in ("os", "ws", "is"):
                 hint = did_you_mean(value, ("os", "ws", "is"))
                 problems.append(
@@ -281,7 +300,7 @@ def _fields(line: str) -> list[str]:
 def load_topology(path) -> Workload:
     """A SCALE-Sim topology CSV (conv or GEMM format) as a `Workload` (8-bit, batch 1)."""
     file = str(path)
-    text = read_text(path)
+    text = read_text(path).removeprefix("\ufeff")  # a BOM, as spreadsheet programs write
     rows = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not rows:
         raise ConfigError(Problem(file, None, "", "the file is empty"))
@@ -309,6 +328,13 @@ def load_topology(path) -> Workload:
                         f"{len(columns)}: {', '.join(columns)}")
             )  # fmt: skip
             continue
+        if len(fields) > len(columns):  # SCALE-Sim 3 reads the next one as a sparsity ratio
+            problems.append(
+                Problem(file, number, "row", f"too many fields: {len(fields)}", repr(line),
+                        f"{len(columns)}: {', '.join(columns)} (a sparsity ratio after them is "
+                        "not modelled)")
+            )  # fmt: skip
+            continue
         name, raw = fields[0], fields[1 : len(columns)]
         values = []
         for column, value in zip(columns[1:], raw):
@@ -327,9 +353,17 @@ def load_topology(path) -> Workload:
             what = "empty layer name" if not name else "duplicate layer name"
             problems.append(Problem(file, number, "layer name", what, repr(name)))
         names.add(name)
-        if len(values) != len(columns) - 1:
+        if len(values) != len(columns) - 1 or not name:
             continue
-        spec = _conv_spec(name, *values) if conv else _gemm_spec(name, *values)
+        try:
+            spec = _conv_spec(name, *values) if conv else _gemm_spec(name, *values)
+        except ValidationError as exc:  # e.g. a DP row's channels x filters above MAX_INT
+            problems += [
+                Problem(file, number, ".".join(map(str, (name, *e["loc"]))), e["msg"],
+                        repr(e["input"]))
+                for e in exc.errors()
+            ]  # fmt: skip
+            continue
         if isinstance(spec, str):
             problems.append(Problem(file, number, name, spec))
         elif work := too_large(lower(spec, 1, quant)):
@@ -341,9 +375,12 @@ def load_topology(path) -> Workload:
         raise ConfigError(problems)
     if not specs:
         raise ConfigError(Problem(file, number, "", "the topology has a header but no layers"))
+    layers = tuple(lower(s, 1, quant) for s in specs)
+    if total := total_too_large(layers):
+        raise ConfigError(Problem(file, None, "", TOTAL_TOO_LARGE, *total))
     digest = hashlib.sha256(Path(file).read_bytes()).hexdigest()
     return Workload(
-        Path(file).stem, 1, tuple(lower(s, 1, quant) for s in specs), quant, file, digest,
+        Path(file).stem, 1, layers, quant, file, digest,
         (Assumed("quant", q, f"{SCALESIM_PROFILE['name']}: {q_why}"),),
     )  # fmt: skip
 

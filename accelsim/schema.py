@@ -8,6 +8,7 @@ name the file, the line, the dotted field path, what was found and what is allow
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Annotated, TypeVar, get_args, get_origin
@@ -31,6 +32,9 @@ MAX_INT = 2**53
 PositiveInt = Annotated[int, Field(ge=1, le=MAX_INT)]
 NonNegInt = Annotated[int, Field(ge=0, le=MAX_INT)]
 PositiveFloat = Annotated[float, Field(gt=0)]
+# A rate that divides work (bytes or weights per cycle): smaller gives cycle counts past what
+# the model's totals and a JSON report hold.
+PerCycle = Annotated[float, Field(ge=1e-6)]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -44,8 +48,8 @@ def validate(cls: type[M], doc: Doc, data=None, path: tuple = ()) -> M:
         errors = exc.errors()
         errors = [e for e in errors if not _masked(e, errors)]
         problems = []
-        for group in _by_union(cls, data, errors):
-            problems += [to_problem(e, cls, doc, data, path) for e in _explaining(group)]
+        for group in _by_union(cls, errors):
+            problems += [to_problem(e, cls, doc, path) for e in _explaining(group)]
         raise ConfigError(problems) from None
 
 
@@ -57,12 +61,12 @@ def _masked(err: dict, errors: list[dict]) -> bool:
     )
 
 
-def _by_union(cls, data, errors: list[dict]) -> list[list[dict]]:
+def _by_union(cls, errors: list[dict]) -> list[list[dict]]:
     """Group the errors of one value of a plain union (``int | tuple[int, int]``): pydantic
     reports one error per branch, and the value has one problem."""
     groups: dict = {}
     for err in errors:
-        branch = _walk(cls, data, err["loc"])[2]
+        branch = _walk(cls, err["loc"])[2]
         key = err["loc"][:branch] if branch is not None else id(err)
         groups.setdefault(key, []).append({**err, "branch": branch})
     return list(groups.values())
@@ -123,9 +127,9 @@ _TYPES = {
 }
 
 
-def to_problem(err: dict, cls, doc: Doc, data, prefix: tuple) -> Problem:
+def to_problem(err: dict, cls, doc: Doc, prefix: tuple) -> Problem:
     """Turn one pydantic error into a Problem at the right YAML path and line."""
-    path, parent_type, _ = _walk(cls, data, err["loc"])
+    path, parent_type, _ = _walk(cls, err["loc"])
     full = (*prefix, *path)
     kind = err["type"]
     found = _show(err.get("input"))
@@ -138,23 +142,26 @@ def to_problem(err: dict, cls, doc: Doc, data, prefix: tuple) -> Problem:
     if kind in ("literal_error", "union_tag_invalid", "enum"):
         expected = err.get("ctx", {}).get("expected") or err.get("ctx", {}).get("expected_tags")
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",")]
-        tag = err.get("ctx", {}).get("tag", err.get("input"))
+        tag = err.get("input")
+        if kind == "union_tag_invalid":  # the input is the mapping; ctx has the tag as str
+            disc = err["ctx"]["discriminator"].strip("'")
+            tag, full = tag.get(disc), (*full, disc)
         found = _show(tag)
-        hint = did_you_mean(tag, choices)
-        if kind == "union_tag_invalid":
-            full = (*full, err["ctx"]["discriminator"].strip("'"))
+        hint = did_you_mean(tag, choices) if isinstance(tag, str) else ""
         return doc.problem(full, f"not an allowed value{hint}", found, ", ".join(choices))
     if kind in _RANGES:
         op, key = _RANGES[kind]
         return doc.problem(full, "out of range", found, f"{op} {err['ctx'][key]}")
     if kind in _TYPES:
-        return doc.problem(full, "wrong type", found, _TYPES[kind])
+        allowed = _TYPES[kind]
+        return doc.problem(full, "wrong type" + _float_hint(err, allowed), found, allowed)
     if kind == "too_short":
         return doc.problem(full, "must not be empty", found)
     if kind == "too_long":
         return doc.problem(full, "too many items", found, f"at most {err['ctx']['max_length']}")
     if kind == "union":
-        return doc.problem(full, "wrong type or length", found, err["ctx"]["branches"])
+        allowed = err["ctx"]["branches"]
+        return doc.problem(full, "wrong type or length" + _float_hint(err, allowed), found, allowed)
     if kind == "union_tag_not_found":
         disc = err.get("ctx", {}).get("discriminator", "type").strip("'")
         return doc.problem((*full, disc), "required key is missing")
@@ -164,6 +171,20 @@ def to_problem(err: dict, cls, doc: Doc, data, prefix: tuple) -> Problem:
     if isinstance(err.get("input"), dict):
         found = None  # a whole section: the message says what is wrong with it
     return doc.problem(full, _lower(msg), found)
+
+
+def _float_hint(err: dict, allowed: str) -> str:
+    """PyYAML (YAML 1.1) reads ``1e6``, ``1e-9`` and ``1.0e300`` as strings: a float there
+    needs a dot and a signed exponent. Say how to write the number."""
+    value = err.get("input")
+    if "a number" not in allowed or not isinstance(value, str):
+        return ""
+    match = re.fullmatch(r"([-+]?)(\d*)(\.?)(\d*)[eE]([-+]?)(\d+)", value.strip())
+    if match is None or not (match[2] or match[4]):
+        return ""
+    sign, whole, _, frac, exp_sign, exp = match.groups()
+    fixed = f"{sign}{whole or 0}.{frac or 0}e{exp_sign or '+'}{exp}"
+    return f" (YAML 1.1 needs a dot and a signed exponent: write {fixed})"
 
 
 def _lower(msg: str) -> str:
@@ -207,23 +228,22 @@ def _union_member(tp, tag):
     return None
 
 
-def _walk(cls, data, loc):
-    """Follow a pydantic error location through the model types and the data.
+def _walk(cls, loc):
+    """Follow a pydantic error location through the model types.
 
     Returns the data path (union tags removed), the model type that holds the last key and
     the position in ``loc`` of the branch name of a plain (undiscriminated) union, or None.
     """
-    tp, node, path, parent, branch = cls, data, [], cls, None
+    tp, path, parent, branch = cls, [], cls, None
     for index, part in enumerate(loc):
         tp = _strip(tp)
         origin = get_origin(tp)
-        if origin in (typing.Union, types.UnionType) and not (
-            isinstance(node, dict) and part in node
-        ):
+        if origin in (typing.Union, types.UnionType):
+            # pydantic names the branch right after a union, whatever keys the data holds
             tp = _union_member(tp, part)
             if tp is None and branch is None:
                 branch = index
-            continue  # pydantic names the union branch; it is not a data key
+            continue
         parent = tp
         path.append(part)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -236,15 +256,6 @@ def _walk(cls, data, loc):
             tp = get_args(tp)[1]
         else:
             tp = None
-        node = (
-            node.get(part)
-            if isinstance(node, dict)
-            else (
-                node[part]
-                if isinstance(node, tuple) and isinstance(part, int) and part < len(node)
-                else None
-            )
-        )
     return tuple(path), parent, branch
 
 

@@ -28,8 +28,10 @@ uniform ``a_bits``/``w_bits``. Constraints are Python-like expressions over axis
 parsed with `ast` and evaluated by a small interpreter: nothing else is allowed.
 
 Before any work starts, a bad spec is one `ConfigError`: an unknown axis path, an empty
-axis, a value the arch rejects on its own (``array.rows: -1``), constraints that remove
-every point, an unreachable ``scheduler``. A value that is only invalid together with
+axis, a value the arch rejects on its own (``array.rows: -1``), more than `MAX_POINTS`
+points before the constraints, a constraint that names no axis, constraints that remove
+every point, an ``energy``/``edp`` objective on an arch without a technology section, an
+unreachable ``scheduler``. A value that is only invalid together with
 other axes (a supply voltage outside the range of one swept node) makes those points rows
 with ``status: invalid`` and the reason; a point whose layers cannot run is ``infeasible``
 with the reason; an unexpected error is ``error`` with its text. The sweep goes on.
@@ -84,8 +86,11 @@ TOTAL_COLUMNS = (
 )  # fmt: skip
 STATUSES = ("ok", "infeasible", "invalid", "error")
 MAX_CHUNK = 512
+MAX_POINTS = 10_000_000  # the cartesian product of the axes, counted before enumerating
 _CONSTRAINT_CHARS = 1000
+_CONSTRAINT_DEPTH = 100  # nesting of a constraint's expression tree (the compiler recurses)
 _MAX_EXPONENT = 64
+_MAX_POWER_BITS = 1024  # |a ** b| at most 2**1024: past that, big-integer powers take forever
 
 
 class SweepFile(Strict):
@@ -102,10 +107,35 @@ class SweepFile(Strict):
 
 # --------------------------------------------------------------------------- constraints
 
+
+def _power(base, exponent):
+    if not isinstance(exponent, int | float) or abs(exponent) > _MAX_EXPONENT:
+        raise ValueError(f"exponent {exponent!r} is too large (at most {_MAX_EXPONENT})")
+    if isinstance(base, int | float) and base and math.log2(abs(base)) * exponent > _MAX_POWER_BITS:
+        raise ValueError(f"{base!r} ** {exponent!r} is larger than 2**{_MAX_POWER_BITS}")
+    return base**exponent
+
+
+def _times(a, b):
+    if isinstance(a, str | tuple) or isinstance(b, str | tuple):
+        raise ValueError("repeating a string or a tuple is not allowed")
+    return a * b
+
+
+def _depth(tree) -> int:
+    """The nesting depth of an `ast` tree, found without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 _BINOPS = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
+    ast.Mult: _times,
     ast.Div: operator.truediv,
     ast.FloorDiv: operator.floordiv,
     ast.Mod: operator.mod,
@@ -134,12 +164,6 @@ _WHAT = {
 }
 
 
-def _power(base, exponent):
-    if not isinstance(exponent, int | float) or abs(exponent) > _MAX_EXPONENT:
-        raise ValueError(f"exponent {exponent!r} is too large (at most {_MAX_EXPONENT})")
-    return base**exponent
-
-
 def _dotted(node) -> str | None:
     """``array.rows`` parses as Attribute(Name(array), rows): the dotted axis name."""
     parts = []
@@ -160,14 +184,21 @@ class Constraint:
         self.unknown: list[str] = []
         if len(text) > _CONSTRAINT_CHARS:
             raise ValueError(f"longer than {_CONSTRAINT_CHARS} characters")
+        self.named: set[str] = set()
         try:
             tree = ast.parse(text.strip(), mode="eval")
         except SyntaxError as exc:
             raise ValueError(f"not a valid expression: {exc.msg}") from None
+        except (RecursionError, MemoryError):
+            raise ValueError("nested too deeply to parse") from None
+        if _depth(tree) > _CONSTRAINT_DEPTH:
+            raise ValueError(f"nested more than {_CONSTRAINT_DEPTH} levels deep")
         self._fn = self._compile(tree.body)
         if self.unknown:
             names = ", ".join(repr(n) + did_you_mean(n, self.axes) for n in self.unknown)
             raise ValueError(f"names no axis: {names}")
+        if not self.named:
+            raise ValueError("names no axis: it is the same for every point")
 
     def _compile(self, node):
         if isinstance(node, ast.Constant):
@@ -181,6 +212,7 @@ class Constraint:
                 raise ValueError("attribute access is not allowed")
             if name not in self.axes:
                 self.unknown.append(name)
+            self.named.add(name)
             return lambda env: env[name]
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, ast.Pow):
@@ -397,7 +429,18 @@ def load_spec(spec) -> Plan:
                                             f"{seen[key]})", repr(value)))  # fmt: skip
             seen.setdefault(key, i)
 
+    from accelsim.model import ENERGY_ALLOWED, energy_problem
+
+    why = energy_problem(arch) if sf.objective != "latency" else None
+    if why is not None and "technology" not in axes:
+        problems.append(doc.problem(("objective",), why, repr(sf.objective),
+                                    f"latency {ENERGY_ALLOWED}"))  # fmt: skip
     units = _zip_units(sf.zip, axes, doc, problems)
+    count = math.prod(len(unit_values) for _, unit_values in units)
+    if count > MAX_POINTS:
+        problems.append(doc.problem(("axes",), "too many design points (the product of the "
+                                    "axis lengths, a zip group counted once)", f"{count:,}",
+                                    f"at most {MAX_POINTS:,}"))  # fmt: skip
     constraints = []
     for i, text in enumerate(sf.constraints):
         try:
@@ -931,6 +974,35 @@ def _run_chunk(points, cid: int, out: Path | None, layers: bool):
     return (layer_rows if layers else None), total_rows
 
 
+def read_spec(out) -> dict:
+    """The normalized spec in a sweep directory's ``spec.json``, checked to be one."""
+    spec_file = Path(out) / "spec.json"
+    if not spec_file.is_file():
+        raise ConfigError(Problem(str(out), None, "", "not a sweep directory (no spec.json)"))
+    try:
+        doc = json.loads(spec_file.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(
+            Problem(str(spec_file), exc.lineno, "", f"not JSON ({exc.msg})")
+        ) from None
+    spec = doc.get("spec") if isinstance(doc, dict) else None
+    workloads = spec.get("workloads") if isinstance(spec, dict) else None
+    if not (
+        isinstance(workloads, list)
+        and all(isinstance(w, dict) and isinstance(w.get("name"), str) for w in workloads)
+        and isinstance(spec.get("axes"), dict)
+        and isinstance(spec.get("objective"), str)
+        and isinstance(spec.get("base_arch"), dict)
+        and isinstance(spec["base_arch"].get("name"), str)
+    ):
+        found = json.dumps(spec)
+        raise ConfigError(Problem(str(spec_file), None, "spec", "not the spec that accelsim sweep "
+                                  "writes", found[:80] + ("..." if len(found) > 80 else ""),
+                                  "an object with base_arch.name, workloads[].name, axes and "
+                                  "objective"))  # fmt: skip
+    return spec
+
+
 def read_results(out, table: str = "points"):
     """Read a sweep directory's ``points`` (totals) or ``layers`` table as one DataFrame,
     sorted by point, workload (spec order) and layer."""
@@ -941,14 +1013,21 @@ def read_results(out, table: str = "points"):
     if table not in ("points", "layers"):
         raise ValueError(f"table is 'points' or 'layers', not {table!r}")
     out = Path(out)
-    spec_file = out / "spec.json"
-    if not spec_file.is_file():
-        raise ConfigError(Problem(str(out), None, "", "not a sweep directory (no spec.json)"))
-    spec = json.loads(spec_file.read_text())["spec"]
+    spec = read_spec(out)
     parts = sorted((out / table).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame()
-    tables = [pq.read_table(p) for p in parts]
+    tables = []
+    for part in parts:
+        try:
+            tables.append(pq.read_table(part))
+        except (pa.ArrowException, OSError) as exc:
+            allowed = (
+                "delete this chunk's parts (points/ and layers/) and run accelsim sweep "
+                "--resume to compute it again"
+            )
+            message = f"not a readable Parquet part ({exc})"
+            raise ConfigError(Problem(str(part), None, "", message, None, allowed)) from None
     merged = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     order = {w["name"]: i for i, w in enumerate(spec["workloads"])}
     keys = ["point_id", "_w"] + (["layer_index"] if table == "layers" else [])
@@ -974,9 +1053,14 @@ def _connect(scheduler, timeout: float):
         raise ConfigError(Problem("<command line>", None, "--scheduler", "needs dask "
                                   "distributed: pip install 'accelsim[dask]'", repr(scheduler))
                           ) from None  # fmt: skip
+    # Made in two steps so that a client whose __init__ fails can be closed here: left to
+    # the garbage collector, it tries to close at interpreter exit and prints a TimeoutError.
+    client = Client.__new__(Client)
     try:
-        return Client(scheduler, timeout=timeout, set_as_default=False), True
+        client.__init__(scheduler, timeout=timeout, set_as_default=False)
+        return client, True
     except Exception as exc:
+        client.close()
         raise ConfigError(Problem("<command line>", None, "--scheduler", "cannot reach a Dask "
                                   f"scheduler there ({type(exc).__name__}: {exc})",
                                   repr(scheduler))) from None  # fmt: skip
@@ -1197,7 +1281,7 @@ def command(args) -> int:
 
 def summary(points, out, seconds: float) -> str:
     """What a finished sweep printed: counts, where the tables are, the best points."""
-    spec = json.loads((Path(out) / "spec.json").read_text())["spec"]
+    spec = read_spec(out)
     axes, objective = list(spec["axes"]), spec["objective"]
     counts = points["status"].value_counts()
     n = points["point_id"].nunique()

@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -481,7 +482,15 @@ def load_trace(path) -> tuple[Workload, Trace]:
         raise ConfigError(Problem(str(path), None, "", "this workload has no tensors: a trace "
                                   f"keeps them in {npz.name} next to it", "no such file",
                                   str(npz)))  # fmt: skip
-    data = npz.read_bytes()
+    try:
+        data = npz.read_bytes()
+    except OSError as exc:  # a directory, no permission, ...
+        raise ConfigError(Problem(str(npz), None, "", "cannot read the trace's tensors",
+                                  exc.strerror or str(exc), "an .npz file")) from None  # fmt: skip
+    if not zipfile.is_zipfile(io.BytesIO(data)):  # np.load would take it for a pickle
+        raise ConfigError(Problem(str(npz), None, "", "not a readable .npz: not a zip archive",
+                                  f"{len(data):,} bytes starting {data[:8]!r}",
+                                  "an .npz file (numpy.savez)"))  # fmt: skip
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as z:
             flat = {key: z[key] for key in z.files}
@@ -767,19 +776,53 @@ def _requantized(layer: Layer, t: dict, acc: np.ndarray) -> np.ndarray:
                       precision="float32")  # fmt: skip
 
 
+def _centered(layer: Layer, t: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The operands minus their zero points (int64)."""
+    x = t["inputs"].astype(np.int64) - _channel_param(t, "inputs_zero_point", t["inputs"].ndim, 0)
+    w = t["weights"].astype(np.int64) - _channel_param(
+        t, "weights_zero_point", t["weights"].ndim, layout(layer).w_axis
+    )
+    return x, w
+
+
+def _max_abs(v: np.ndarray) -> int:
+    return max(abs(int(v.min())), abs(int(v.max()))) if v.size else 0
+
+
+def _limbs(v: np.ndarray, bits: int) -> list[np.ndarray]:
+    """``v`` as ``sum(limb[i] * 2**(bits * i))`` with every ``|limb| <= 2**bits``."""
+    limbs = []
+    while _max_abs(v) > 2**bits:
+        limbs.append(v & (2**bits - 1))
+        v = v >> bits
+    return limbs + [v]
+
+
+def _exact(layer: Layer, x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The layer's exact outputs. When a sum could reach 2**63 (wide operands or a long
+    reduction) int64 would wrap: the operands are then cut into limbs narrow enough for exact
+    int64 sums and the partial outputs recombined as Python ints (an object array)."""
+    k = max(layer.k, 1)
+    if _max_abs(x) * _max_abs(w) * k < 2**63:
+        return _run(layer, x, w, 64, "wrap")[0]
+    bits = (62 - k.bit_length()) // 2  # limb products times k stay below 2**62
+    total = 0
+    for i, xi in enumerate(_limbs(x, bits)):
+        for j, wj in enumerate(_limbs(w, bits)):
+            part = _run(layer, xi, wj, 64, "wrap")[0].astype(object)
+            total = total + part * 2 ** (bits * (i + j))
+    return total
+
+
 def verify_layer(layer: Layer, t: dict, acc_bits: int) -> dict:
     """One layer through the bit-accurate reference (see `verify`)."""
     from accelsim.reference import wrap_to_bits
 
     lay = layout(layer)
-    x = t["inputs"].astype(np.int64) - _channel_param(t, "inputs_zero_point", t["inputs"].ndim, 0)
-    w = t["weights"].astype(np.int64) - _channel_param(
-        t, "weights_zero_point", t["weights"].ndim, lay.w_axis
-    )
+    x, w = _centered(layer, t)
     wrapped, overflows = _run(layer, x, w, acc_bits, "wrap")
     _, saturations = _run(layer, x, w, acc_bits, "saturate")
-    exact, _ = _run(layer, x, w, 64, "wrap")  # exact: |products| and k are far below 2**63
-    exact = exact.astype(np.int64)
+    exact = _exact(layer, x, w)
     lo, hi = (int(exact.min()), int(exact.max())) if exact.size else (0, 0)
     row = {
         "layer": layer.name,
@@ -830,6 +873,12 @@ def verify(wl: Workload, trace: Trace, arch=None) -> tuple[list[dict], list[str]
         missing = [k for k in ("weights", "inputs") if k not in t]
         if missing:
             notes.append(f"{layer.name}: no {' and no '.join(missing)} in the trace: not run")
+            continue
+        x, w = _centered(layer, t)
+        if _max_abs(x) * _max_abs(w) >= 2**63:
+            notes.append(f"{layer.name}: products up to {_max_abs(x):,} x {_max_abs(w):,} "
+                         "(operands minus zero points) exceed the reference's 64-bit "
+                         "products: not run")  # fmt: skip
             continue
         rows.append(verify_layer(layer, t, pe_acc or layer.quant.acc_bits))
     return rows, notes

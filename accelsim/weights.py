@@ -59,7 +59,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field
 
-from accelsim.schema import PositiveFloat, Strict
+from accelsim.schema import PerCycle, PositiveFloat, Strict
 
 Density = Annotated[float, Field(gt=0, le=1)]
 
@@ -94,7 +94,7 @@ class Supermask(Strict):
 
 
 class Generator(Strict):
-    weights_per_cycle: PositiveFloat
+    weights_per_cycle: PerCycle
     pj_per_weight: PositiveFloat | None = None
 
 

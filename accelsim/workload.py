@@ -157,6 +157,22 @@ class Pool(_LayerBase):
     stride: Pair = 1
     padding: Padding = 0
 
+    @model_validator(mode="after")
+    def _consistent(self):
+        kh, kw = pair(self.kernel)
+        top, left, bottom, right = pads(self.padding)
+        if max(top, bottom) >= kh or max(left, right) >= kw:
+            # a window wholly in the padding pools no input element
+            raise ValueError(
+                f"padding {list(pads(self.padding))} must be smaller than the kernel "
+                f"{[kh, kw]} on each side"
+            )
+        if min(self.out_hw) < 1:
+            raise ValueError(
+                f"the kernel does not fit the padded input: output would be {self.out_hw}"
+            )
+        return self
+
     @property
     def out_hw(self) -> tuple[int, int]:
         (kh, kw), (sh, sw) = pair(self.kernel), pair(self.stride)
@@ -309,12 +325,25 @@ def lower(spec, batch: int, quant: QuantSpec) -> Layer:
 
 
 MAX_WORK = 2**50  # MACs (or elements) of one layer; beyond, the model's int64 counts overflow
+MAX_TOTAL_WORK = 2**62  # of all layers together; beyond, the network's int64 totals overflow
 
 
 def too_large(layer: Layer) -> str | None:
     """The work of ``layer`` if it is more than the model counts exactly, else None."""
     work = layer.macs if layer.is_gemm else layer.elements
     return f"{work:,} {'MACs' if layer.is_gemm else 'elements'}" if work > MAX_WORK else None
+
+
+TOTAL_TOO_LARGE = "too much work in all layers together to model"
+
+
+def total_too_large(layers) -> tuple[str, str] | None:
+    """``(found, allowed)`` when the work of all ``layers`` together is more than the model
+    totals exactly (the message is TOTAL_TOO_LARGE), else None."""
+    work = sum(layer.macs + layer.elements for layer in layers)
+    if work <= MAX_TOTAL_WORK:
+        return None
+    return f"{work:,} MACs and elements", f"at most {MAX_TOTAL_WORK:,} (2**62)"
 
 
 def _check_names(data, doc: Doc) -> list[Problem]:
@@ -379,6 +408,8 @@ def workload_from_doc(doc: Doc) -> Workload:
                 doc.problem(("layers", i), "too much work in one layer to model", work,
                             f"at most {MAX_WORK:,} (2**50)")
             )  # fmt: skip
+    if not problems and (total := total_too_large(layers)):
+        problems.append(doc.problem(("layers",), TOTAL_TOO_LARGE, *total))
     if problems:
         raise ConfigError(problems)
     digest = hashlib.sha256(Path(doc.file).read_bytes()).hexdigest() if doc.file else ""

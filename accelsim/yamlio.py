@@ -39,43 +39,76 @@ class Doc:
         return Problem(self.file, self.line(path), dotted, message, found, allowed)
 
 
-def _build(node, path, lines, problems, file):
-    lines[path] = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
+MAX_NODES = 1_000_000  # values built, aliases expanded: an alias bomb stops here
+MAX_DEPTH = 100  # nesting of lists and mappings; far deeper overflows Python's stack
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+class _Builder:
+    """Node tree -> plain values and the line of every path, expanding aliases once each
+    time they are used, within `MAX_NODES` and `MAX_DEPTH`."""
+
+    def __init__(self, file: str):
+        self.file, self.lines, self.problems = file, {}, []
+        self.count, self.open = 0, set()  # nodes built; ids of collections being built
+
+    def stop(self, node, path, message: str):
+        raise ConfigError(Problem(self.file, node.start_mark.line + 1, _dotted(path), message))
+
+    def build(self, node, path):
+        self.count += 1
+        if self.count > MAX_NODES:
+            self.stop(node, path, f"more than {MAX_NODES:,} values once aliases are expanded")
+        if len(path) > MAX_DEPTH:
+            self.stop(node, path[:1], f"nested more than {MAX_DEPTH} levels deep")
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if node.tag not in _PLAIN_TAGS:
+            self.stop(node, path, f"tag {node.tag} is not supported: write a plain list or mapping")
+        if id(node) in self.open:
+            self.stop(node, path, "an alias refers to the list or mapping that contains it")
+        self.open.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            out = self.mapping(node, path)
+        else:
+            out = tuple(self.build(v, (*path, i)) for i, v in enumerate(node.value))
+        self.open.discard(id(node))
+        return out
+
+    def mapping(self, node, path) -> dict:
         out = {}
         for key_node, value_node in node.value:
-            key = _scalar(key_node)
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.stop(key_node, path, "merge keys (<<) are not supported: write the keys out")
+            key = self.scalar(key_node, path) if isinstance(key_node, yaml.ScalarNode) else None
+            line = key_node.start_mark.line + 1
             if not isinstance(key, str | int):
-                problems.append(
-                    Problem(file, key_node.start_mark.line + 1, _dotted(path), "keys must be names")
-                )
+                self.problems.append(Problem(self.file, line, _dotted(path), "keys must be names"))
                 continue
             if key in out:
-                first = lines.get((*path, key))
-                problems.append(
-                    Problem(
-                        file,
-                        key_node.start_mark.line + 1,
-                        _dotted((*path, key)),
-                        f"duplicate key (first given on line {first})",
-                    )
-                )
+                first = self.lines.get((*path, key))
+                self.problems.append(
+                    Problem(self.file, line, _dotted((*path, key)),
+                            f"duplicate key (first given on line {first})")
+                )  # fmt: skip
                 continue
-            out[key] = _build(value_node, (*path, key), lines, problems, file)
-            lines[(*path, key)] = key_node.start_mark.line + 1  # point at the key's line
+            out[key] = self.build(value_node, (*path, key))
+            self.lines[(*path, key)] = line  # point at the key's line
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return tuple(_build(v, (*path, i), lines, problems, file) for i, v in enumerate(node.value))
-    return _scalar(node)
+
+    def scalar(self, node, path):
+        try:
+            return _CONSTRUCTOR.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            reason = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(
+                Problem(self.file, node.start_mark.line + 1, _dotted(path),
+                        f"not a plain YAML value: {reason}")
+            ) from None  # fmt: skip
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")
-
-
-def _scalar(node):
-    if not isinstance(node, yaml.ScalarNode):
-        return None
-    return _CONSTRUCTOR.construct_object(node, deep=True)
 
 
 def _dotted(path) -> str:
@@ -89,18 +122,20 @@ def parse_yaml(text: str, file: str) -> Doc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # no mark, only the character offset
+            line = text.count("\n", 0, exc.position) + 1
+            reason = f"character #x{exc.character:04x} is not allowed ({exc.reason})"
         context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
         if context and start is not None:
             reason += f" ({context} that starts on line {start.line + 1})"
         raise ConfigError(Problem(file, line, "", f"not valid YAML: {reason}")) from None
     if node is None:
         raise ConfigError(Problem(file, None, "", "the file is empty"))
-    lines: dict = {}
-    problems: list[Problem] = []
-    data = _build(node, (), lines, problems, file)
-    if problems:
-        raise ConfigError(problems)
-    return Doc(file, data, lines)
+    builder = _Builder(file)
+    data = builder.build(node, ())
+    if builder.problems:
+        raise ConfigError(builder.problems)
+    return Doc(file, data, builder.lines)
 
 
 def read_text(path) -> str:

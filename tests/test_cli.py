@@ -88,3 +88,33 @@ def test_onnx_ops_not_costed_are_one_warning_line(tmp_path):
         f"accelsim: warning: {tmp_path / 'm.onnx'}: ops accelsim does not know, not costed: "
         "com.example.Mystery 1"
     ]
+
+
+def test_energy_objective_needs_a_technology_section(write):
+    """`run --objective energy` (or edp) on an arch without technology has no energy to
+    minimise: exit 2 with lut's message, instead of the latency result labelled energy."""
+    bare = str(write("bare.yaml", (ROOT / "arch_configs" / "edge_32x32.yaml").read_text()
+                     .replace("technology: {node_nm: 28}\n", "")))  # fmt: skip
+    for objective in ("energy", "edp"):
+        proc = _accelsim("run", bare, _tiny(write), "--objective", objective)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.splitlines()[1] == (
+            "  <command line>: --objective: arch 'edge_32x32' has no technology section, so no "
+            f"energy model; found '{objective}'; allowed: latency (or add a technology section "
+            "to the arch)"
+        )  # fmt: skip
+    assert _accelsim("run", ARCH, _tiny(write), "--objective", "edp").returncode == 0
+
+
+def test_out_that_fails_after_the_precheck_exits_2(write, tmp_path, monkeypatch, capsys):
+    """When --out passes the writability pre-check but mkdir or a write still fails (as root
+    os.access is always true: --out /proc/x), the OSError is a problem on --out (exit 2),
+    not a traceback after the simulation."""
+    from accelsim import cli
+
+    monkeypatch.setattr(cli, "_unwritable", lambda *args, **kwargs: [])
+    out = write("a_file.txt", "x") / "sub"
+    assert cli.main(["run", ARCH, _tiny(write), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"<command line>: --out: cannot be written; found '{out}': " in err
+    assert "allowed: a writable directory" in err and "Traceback" not in err

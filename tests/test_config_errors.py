@@ -1,6 +1,7 @@
 """Every ConfigError path of the YAML loaders (DESIGN.md §4): file, line, field, found,
 allowed, "did you mean"; all problems of a file together."""
 
+import re
 import subprocess
 import sys
 
@@ -284,3 +285,145 @@ def test_cli_check_collects_problems_of_every_file(write):
     assert "pe.kind: not an allowed value" in proc.stderr
     assert "batch: out of range; found 0" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+POOL = "{name: p, type: pool, pool: max, channels: 4, in_h: 8, in_w: 8, kernel: 2}"
+
+
+def pool_workload(change: tuple[str, str]) -> str:
+    """WL with a pool layer, changed by ``change``, between its conv and fc layers."""
+    return WL.replace("  - {name: f1", f"  - {POOL.replace(*change)}\n  - {{name: f1")
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (("in_w: 8, kernel: 2", "in_w: 100, kernel: 20"), r"w\.yaml:6: layers\.1: the kernel does not fit the padded input: output would be \(-11, 81\)$"),
+        (("kernel: 2", "kernel: 20"), r"w\.yaml:6: layers\.1: the kernel does not fit the padded input: output would be \(-11, -11\)$"),
+        (("kernel: 2", "kernel: 2, padding: 100"), r"w\.yaml:6: layers\.1: padding \[100, 100, 100, 100\] must be smaller than the kernel \[2, 2\] on each side$"),
+        (("kernel: 2", "kernel: [2, 3], padding: [1, 3]"), r"layers\.1: padding \[1, 3, 1, 3\] must be smaller than the kernel \[2, 3\] on each side$"),
+    ],
+)  # fmt: skip
+def test_pool_window_must_fit(write, change, match):
+    """A pool kernel larger than its padded input gave negative output sizes, cycles and
+    energy (exit 0; with both sizes negative their product was positive), and a window
+    wholly in the padding pools nothing: each is one problem of the layer, as for a conv."""
+    with pytest.raises(accelsim.ConfigError, match=match) as info:
+        accelsim.load_workload(write("w.yaml", pool_workload(change)))
+    assert len(info.value.problems) == 1
+
+
+def test_pool_union_tag_is_not_a_field(write):
+    """A pool layer's ``pool`` field has the name of its layer type (pydantic's union tag):
+    ``stride: 0`` was two problems with pydantic's type names in the path; one, as for conv."""
+    text = pool_workload(("kernel: 2", "kernel: 2, stride: 0"))
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"w\.yaml:6: layers\.1\.stride: out of range; found 0 \(int\); allowed: >= 1$",
+    ) as info:
+        accelsim.load_workload(write("w.yaml", text))
+    assert len(info.value.problems) == 1
+
+
+def test_network_too_large_to_model(write):
+    """4,097 fc layers of 2**50 MACs each (each within the per-layer cap) overflowed the
+    network's int64 totals (negative total MACs): the layers together are one problem."""
+    layer = "  - {name: f%d, type: fc, in_features: 33554432, out_features: 33554432}\n"
+    text = WL.split("layers:\n")[0] + "layers:\n" + "".join(layer % i for i in range(4097))
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=rf"w\.yaml:4: layers: too much work in all layers together to model; "
+        rf"found {4097 * 2**50:,} MACs and elements; allowed: at most {2**62:,} \(2\*\*62\)$",
+    ):
+        accelsim.load_workload(write("w.yaml", text))
+
+
+MEMORIES = """\
+memories:
+  inputs: {size_bytes: 1024, bytes_per_cycle: 16}
+  weights: {size_bytes: 1024, bytes_per_cycle: 16}
+  outputs: {size_bytes: 1024, bytes_per_cycle: 16}
+dram: {bytes_per_cycle: 8}
+"""
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (("clock_mhz: 100", "clock_mhz: 1.0e-320"), r"a\.yaml:6: array\.clock_mhz: out of range; found 1e-320 \(float\); allowed: >= 0\.001$"),
+        (("dram: {bytes_per_cycle: 8}", "dram: {bytes_per_cycle: 1.0e-300}"), r"a\.yaml:15: dram\.bytes_per_cycle: out of range; found 1e-300 \(float\); allowed: >= 1e-06$"),
+        (("outputs: {size_bytes: 1024, bytes_per_cycle: 16}", "outputs: {size_bytes: 1024, bytes_per_cycle: 1.0e-9}"), r"a\.yaml:14: memories\.outputs\.bytes_per_cycle: out of range; found 1e-09 \(float\); allowed: >= 1e-06$"),
+    ],
+)  # fmt: skip
+def test_rates_too_small_to_model(write, change, match):
+    """A clock below 1 kHz or a bandwidth below 1e-6 bytes per cycle gave an infinite
+    latency (invalid JSON) or cycle counts of hundreds of digits: out of range."""
+    with pytest.raises(accelsim.ConfigError, match=match) as info:
+        accelsim.load_arch(write("a.yaml", (ARCH + MEMORIES).replace(*change)))
+    assert len(info.value.problems) == 1
+
+
+def test_reconfig_and_execution_exclusive(write):
+    """A layer-pipelined ``execution`` silently ignored the arch's ``reconfig`` modes: the
+    two together are a problem naming both."""
+    text = (ROOT / "arch_configs" / "reconfig_128x128.yaml").read_text()
+    text += "execution: {mode: layer_pipelined, budget_lanes: 1000}\n"
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"r\.yaml:1: <top>: reconfig and execution \(layer_pipelined\) cannot be combined",
+    ):
+        accelsim.load_arch(write("r.yaml", text))
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{n}: &{n} [{', '.join([f'*{p}'] * 10)}]\n" for p, n in zip("abcdefg", "bcdefgh")
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (BOMB, r"y\.yaml:1: .*: more than 1,000,000 values once aliases are expanded$"),
+        ("name: a\nx: &a [1, *a]\n", r"y\.yaml:2: x\.1: an alias refers to the list or mapping that contains it$"),
+        ("name: a\nx: " + "[" * 3000 + "]" * 3000 + "\n", r"y\.yaml:2: x: nested more than 100 levels deep$"),
+        ("name: a\nx: " + "{a: " * 1500 + "1" + "}" * 1500 + "\n", r"y\.yaml:2: x: nested more than 100 levels deep$"),
+        ("name: a\nrows: !custom 4\n", r"y\.yaml:2: rows: not a plain YAML value: could not determine a constructor for the tag '!custom'$"),
+        ("name: a\nrows: !!python/object:os.system 4\n", r"y\.yaml:2: rows: not a plain YAML value: could not determine a constructor .*python/object:os\.system'$"),
+        ("name: a\nrows: !custom {b: 1}\n", r"y\.yaml:2: rows: tag !custom is not supported: write a plain list or mapping$"),
+        ("b: &b {x: 1}\nc:\n  <<: *b\n  y: 2\n", r"y\.yaml:3: c: merge keys \(<<\) are not supported: write the keys out$"),
+        ("name: a\nrows: 4\x00\n", r"y\.yaml:2: <top>: not valid YAML: character #x0000 is not allowed \(control characters are not allowed\)$"),
+    ],
+    ids=["alias-bomb", "self-alias", "deep-lists", "deep-mappings", "tag", "python-tag", "mapping-tag", "merge-key", "nul"],
+)  # fmt: skip
+def test_yaml_the_reader_cannot_build(write, text, match):
+    """An alias bomb hung; a self-referencing alias or deep nesting raised RecursionError;
+    tags and merge keys raised PyYAML's ConstructorError; a NUL byte had no line (only a
+    character offset): each is one problem at its line."""
+    with pytest.raises(accelsim.ConfigError, match=match) as info:
+        accelsim.load_arch(write("y.yaml", text))
+    assert len(info.value.problems) == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [("1.0e300", "1.0e+300"), ("1e6", "1.0e+6"), ("1e-3", "1.0e-3"), ("-2.5E10", "-2.5e+10")],
+)
+def test_float_without_dot_or_exponent_sign_hint(write, value, hint):
+    """PyYAML (YAML 1.1) reads these as strings; "wrong type" says how to write the number."""
+    text = ARCH.replace("clock_mhz: 100", f"clock_mhz: {value}")
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=rf"array\.clock_mhz: wrong type \(YAML 1\.1 needs a dot and a signed exponent: "
+        rf"write {re.escape(hint)}\); found '{value}' \(str\); allowed: a number$",
+    ):
+        accelsim.load_arch(write("a.yaml", text))
+
+
+def test_null_layer_type_shown_as_null(write):
+    """``type: null`` was reported as the string 'None'."""
+    text = WL.replace("type: fc", "type: null")
+    with pytest.raises(
+        accelsim.ConfigError,
+        match=r"w\.yaml:6: layers\.1\.type: not an allowed value; found nothing \(null\); allowed: conv,",
+    ):
+        accelsim.load_workload(write("w.yaml", text))

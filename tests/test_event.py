@@ -191,3 +191,28 @@ def test_timeline_needs_event_fidelity():
     wl = accelsim.load_workload(ROOT / "workloads" / "finn_sfc.yaml")
     with pytest.raises(accelsim.ConfigError, match=r"fidelity: a timeline needs fidelity event"):
         accelsim.simulate(arch, wl, timeline=True)
+
+
+def test_too_many_tiles_is_refused_before_building_them(write, monkeypatch):
+    """A layer with more than MAX_TILES tiles is a ConfigError naming it and suggesting
+    closed_form, raised before any tile is built: fc 2^25 x 2^25 on edge_32x32 (about 10^12
+    tiles) exits 2 at once instead of allocating terabytes; with the cap lowered to 1, tiny's
+    conv c1 (more tiles than that) is refused by the Python API too. The shipped networks stay
+    far below the cap."""
+    import accelsim.event
+
+    assert accelsim.event.MAX_TILES >= 8 * 225_792  # vgg16 conv1_2 on bitfusion, the largest
+    huge = write("h.yaml", f"name: h\nbatch: 1\nquant: {QUANT}\nlayers:\n  - {{name: big, "
+                           "type: fc, in_features: 33554432, out_features: 33554432}\n")  # fmt: skip
+    arch = ROOT / "arch_configs" / "edge_32x32.yaml"
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "run", str(arch), str(huge),
+                           "--fidelity", "event"], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert ("fidelity: layer 'big' has 1,099,511,627,776 tiles: too many for the event model "
+            "(at most 2,000,000); found 'event'; allowed: closed_form for this workload "
+            "(--fidelity closed_form)") in proc.stderr  # fmt: skip
+    monkeypatch.setattr(accelsim.event, "MAX_TILES", 1)
+    wl = accelsim.load_workload(ROOT / "tests" / "data" / "tiny.yaml")
+    with pytest.raises(accelsim.ConfigError, match=r"fidelity: layer 'c1' has [\d,]+ tiles"):
+        accelsim.simulate(accelsim.load_arch(arch), wl, fidelity="event")

@@ -161,9 +161,11 @@ def test_layers_alike_in_shape_but_not_in_packing_are_tiled_apart(write):
 
 def _brute_force_tiling(arch, x, objective):
     """The mapper of accelsim/model.py `evaluate`, one tiling at a time: every (Tm, Tn, Tk)
-    whose tiles fit, in its least-traffic loop order (the first among equals), costed by the
-    model's formulas (`_cost`) and priced (`price`); the least objective, ties (1e-9
-    relative) to fewer cycles, then less DRAM traffic, then the first in (order, Tm, Tn, Tk)
+    whose tiles fit, in every loop order that no other order beats on each tensor's DRAM
+    bytes (inputs, weights, partial sums: at most as many of each, fewer of one, or the same
+    and listed earlier), costed by the model's formulas (`_cost`) and priced (`price`); the
+    least objective (energies within 1e-9 relative tie), ties to fewer cycles (exact: cycles
+    are whole), then less DRAM traffic (within 1e-9), then the first in (order, Tm, Tn, Tk)
     nesting. Returns (tm, tn, tk, order) or None when no tile fits."""
     from accelsim.energy import price
     from accelsim.model import _cost, objective_key
@@ -181,21 +183,26 @@ def _brute_force_tiling(arch, x, objective):
                 and 2 * tk * tn * w / 8 <= mem.weights.size_bytes
                 and tm * tn * (acc + out) / 8 <= mem.outputs.size_bytes):  # fmt: skip
             continue
-        moved = [sum(traffic(m, n, k, tm, tn, tk, bits, order, share)[:2]) for order in ORDERS]
-        o = moved.index(min(moved))
-        read, write, parts = traffic(m, n, k, tm, tn, tk, bits, ORDERS[o], share)
-        tiling = {key: np.array([v]) for key, v in
-                  dict(tm=tm, tn=tn, tk=tk, read=read, write=write, **parts).items()}  # fmt: skip
-        res = _cost(arch, x, tiling)[0]
-        energy = price(arch, x, res["counts"], res["cycles"])[0]
-        key = float(objective_key(objective, res["cycles"], energy)[0])
-        rank = o * len(cand[0]) ** 3 + t
-        found.append(
-            (key, float(res["cycles"][0]), read + write, rank, (int(tm), int(tn), int(tk), o))
-        )
-    for i in range(3):  # each key in turn, ties within 1e-9 relative
+        per_order = [traffic(m, n, k, tm, tn, tk, bits, order, share) for order in ORDERS]
+        tensors = [[parts[p] for p in ("inputs_read", "weights_read", "spill")]
+                   for _, _, parts in per_order]  # fmt: skip
+        for o, (read, write, parts) in enumerate(per_order):
+            if any(all(b <= a for a, b in zip(tensors[o], tensors[p]))
+                   and (tensors[p] != tensors[o] or p < o)
+                   for p in range(len(ORDERS)) if p != o):  # fmt: skip
+                continue  # another order moves no more of any tensor
+            tiling = {key: np.array([v]) for key, v in
+                      dict(tm=tm, tn=tn, tk=tk, read=read, write=write, **parts).items()}  # fmt: skip
+            res = _cost(arch, x, tiling)[0]
+            energy = price(arch, x, res["counts"], res["cycles"])[0]
+            key = float(objective_key(objective, res["cycles"], energy)[0])
+            rank = o * len(cand[0]) ** 3 + t
+            found.append(
+                (key, float(res["cycles"][0]), read + write, rank, (int(tm), int(tn), int(tk), o))
+            )
+    for i, slack in enumerate((0 if objective == "latency" else 1e-9, 0, 1e-9)):  # in turn
         least = min(f[i] for f in found) if found else 0
-        found = [f for f in found if f[i] <= least * (1 + 1e-9)]
+        found = [f for f in found if f[i] <= least * (1 + slack)]
     return min(found, key=lambda f: f[3])[4] if found else None
 
 

@@ -4,8 +4,10 @@ The closed form itself is proved against the cycle-stepped array in
 test_systolic_stepper.py; here: the wiring from workload to report."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 from conftest import QUANT
 from hypothesis import given
 from hypothesis import strategies as st
@@ -134,3 +136,44 @@ def test_mapper_picks_the_fastest_dataflow(write):
             df: int(systolic_cycles(row["m"], row["n"], row["k"], 32, 32, df)) for df in DATAFLOWS
         }
         assert row["cycles"] == min(options.values()) == options[row["dataflow"]]
+
+
+def test_simulate_many_reports_equal_simulate_whatever_else_is_in_the_batch():
+    """The binary MLP (xnor layers: an ``xnor_popcount`` action) and FINN's SFC on
+    bnn_xnor, and AlexNet (no binary layer, its own actions) with ResNet-18 at 4 bits on
+    bitfusion: each workload's report from `simulate_many`, in either order, is the report
+    of `simulate` on it alone, as JSON (columns, their order, totals, energy breakdown,
+    provenance): a PE action only another workload counts is not one of its columns.
+    (Once the batch's actions became zero columns of every report.)"""
+    from accelsim.model import simulate_many
+    from accelsim.workload import make_assignment
+
+    root = Path(__file__).resolve().parent.parent
+    wl = {name: accelsim.load_workload(root / "workloads" / f"{name}.yaml")
+          for name in ("digits_mlp", "finn_sfc", "alexnet", "resnet18")}  # fmt: skip
+    four = {la.name: {"a_bits": 4, "w_bits": 4} for la in wl["resnet18"].layers if la.is_gemm}
+    wl["resnet18"] = make_assignment("w4", four).apply(wl["resnet18"])
+    for arch_file, names in (("bnn_xnor", ("digits_mlp", "finn_sfc")),
+                             ("bitfusion", ("alexnet", "resnet18"))):  # fmt: skip
+        arch = accelsim.load_arch(root / "arch_configs" / f"{arch_file}.yaml")
+        for order in (names, names[::-1]):
+            for report in simulate_many(arch, [wl[n] for n in order]):
+                alone = accelsim.simulate(
+                    arch, wl[{w.name: n for n, w in wl.items()}[report.workload]]
+                )
+                assert report.to_json() == alone.to_json(), (arch_file, order, report.workload)
+
+
+def test_energy_objectives_need_an_energy_model(write):
+    """`simulate`, `simulate_many` and `simulate_batch` with ``energy`` or ``edp`` on an arch
+    without a technology section (nothing to price) are a ConfigError on ``objective``, not
+    a latency result labelled energy; ``latency`` runs."""
+    from accelsim.model import simulate_batch, simulate_many
+
+    arch, wl = _arch(write), _wl(write, CONV)
+    assert accelsim.simulate(arch, wl).total["feasible"]
+    for objective in ("energy", "edp"):
+        for run in (accelsim.simulate, simulate_many, simulate_batch):
+            first = wl if run is accelsim.simulate else [wl]
+            with pytest.raises(accelsim.ConfigError, match="objective: arch .* has no technology"):
+                run(arch, first, objective=objective)

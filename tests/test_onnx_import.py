@@ -422,6 +422,37 @@ def _unsorted():
     return model
 
 
+def _gemm(*x_shape, transA=0, transB=0):
+    """x (a graph input) -> Gemm with a constant B of 8 x 4 (stored [4, 8] with transB)."""
+    w = om.f32("w", *((4, 8) if transB else (8, 4)))
+    node = h.make_node("Gemm", ["x", "w"], ["y"], name="g", transA=transA, transB=transB)
+    return om.finish([node], [om.vi("x", list(x_shape))], [om.vi("y", None)], [w])
+
+
+@pytest.mark.parametrize(("x_shape", "attrs"), [((8, 8), {"transA": 1}), ((2, 8), {"transB": 1}),
+                                                (("N", 8), {"transA": 0})])  # fmt: skip
+def test_gemm_transposes_match_onnxruntime(tmp_path, x_shape, attrs):
+    """Gemm's transA / transB: the imported fc (batch x tokens rows, out_features columns)
+    has onnxruntime's output shape; 8 reduced features either way."""
+    pytest.importorskip("onnxruntime")
+    model = _gemm(*x_shape, **attrs)
+    (y,) = _ort_run(model)
+    wl = accelsim.load_workload(_save(tmp_path, model))
+    (fc,) = wl.layers
+    assert (wl.batch * fc.spec.tokens, fc.spec.out_features) == y.shape
+    assert fc.spec.in_features == 8
+
+
+def test_cli_batch_out_of_range(tmp_path):
+    """`--batch` beyond int64 is a ConfigError (exit 2), not onnx's "Value out of range"."""
+    path = _save(tmp_path, om.resnet_block())
+    proc = subprocess.run([sys.executable, "-m", "accelsim", "import", path, "--batch",
+                           "99999999999999999999", "-o", str(tmp_path / "m.yaml")],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "batch: out of range; found 99999999999999999999" in proc.stderr
+
+
 @pytest.mark.parametrize(
     ("build", "kwargs", "match"),
     [
@@ -432,7 +463,9 @@ def _unsorted():
         (_dynamic_width, {}, r"m\.onnx: inputs\.x: dimension 3 is dynamic; accelsim needs static shapes.*found 'W'"),
         (_zero_width, {}, r"m\.onnx: inputs\.x: dimension 3 has no elements; found 0; allowed: >= 1"),
         (om.depthwise_separable, {"batch": 4}, r"m\.onnx: inputs\.x: the model's batch is fixed at 1; --batch 4 cannot change it"),
-        (om.resnet_block, {"batch": 0}, r"m\.onnx: batch: out of range; found 0; allowed: >= 1"),
+        (om.resnet_block, {"batch": 0}, r"m\.onnx: batch: out of range; found 0; allowed: 1\.\.9223372036854775807 \(an ONNX dimension is int64\)"),
+        (om.resnet_block, {"batch": 10**20}, r"m\.onnx: batch: out of range; found 100000000000000000000; allowed: 1\.\.9223372036854775807"),
+        (lambda: _gemm(8, 1, transA=1), {}, r"m\.onnx: nodes\.g: the rows of the data operand \[8, 1\] \(transA=1: its axis 1; its axis 0 is the reduction\) \(1\) are not a multiple of the batch \(8\)"),
         (_too_much_work, {}, r"m\.onnx: nodes\.fc: too much work in one layer to model; found 1,180,591,620,717,411,303,424 MACs; allowed: at most 1,125,899,906,842,624"),
         (_unknown_before_gemm, {}, r"m\.onnx: nodes\.fc: the shape of 'z' is unknown after ONNX shape inference"),
         (_duplicate_output, {}, r"m\.onnx: nodes\.relu1: output 'w2' has the name of an initializer or graph input's tensor"),

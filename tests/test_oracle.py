@@ -261,6 +261,40 @@ def test_lut_command_bad_input_exits_2(tmp_path):
     assert "output: the table is a NumPy .npy file; found" in wrong.stderr
 
 
+def _lut(*args):
+    return subprocess.run([sys.executable, "-m", "accelsim", "lut", *map(str, args)],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_lut_command_names_the_flag_or_file(write, tmp_path):
+    """`lut` problems name what the user gave, not <python>: --metric energy and --objective
+    energy/edp on an arch without technology, an -o that is not .npy (all at once, before
+    any work), a workload without a GEMM layer (its file); --w-bits 1-3000000000 is out of
+    the table, checked before the range is built (it was a MemoryError)."""
+    bare = write("bare.yaml", (ROOT / "arch_configs" / "edge_32x32.yaml").read_text()
+                 .replace("technology: {node_nm: 28}\n", ""))  # fmt: skip
+    proc = _lut(bare, TINY, "--metric", "energy", "--objective", "edp", "-o", tmp_path / "t.txt")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines()[1:] == [
+        "  <command line>: --objective: arch 'edge_32x32' has no technology section, so no "
+        "energy model; found 'edp'; allowed: latency (or add a technology section to the arch)",
+        "  <command line>: --metric: arch 'edge_32x32' has no technology section, so no energy "
+        "model; found 'energy'; allowed: latency, cycles (or add a technology section to the arch)",
+        f"  <command line>: --output: the table is a NumPy .npy file; found '{tmp_path / 't.txt'}'"
+        "; allowed: *.npy",
+    ]  # fmt: skip
+    text = TINY.read_text().split("layers:")[0].replace("name: tiny", "name: p")
+    pools = write("p.yaml", text + "layers:\n  - {name: p, type: pool, pool: max, channels: 4, "
+                  "in_h: 4, in_w: 4, kernel: 2}\n")  # fmt: skip
+    proc = _lut(bare, pools, "-o", tmp_path / "t.npy")
+    assert proc.returncode == 2
+    assert f"{pools}: layers: workload 'p' has no GEMM layer to cost" in proc.stderr
+    proc = _lut(bare, TINY, "--w-bits", "1-3000000000", "-o", tmp_path / "t.npy")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert "<command line>: --w-bits: bit-widths outside the table" in proc.stderr
+    assert not list(tmp_path.glob("t.*"))
+
+
 @pytest.mark.parametrize("design", ["reconfig_128x128", "finn_zc706"])
 def test_oracle_refuses_archs_whose_layer_costs_are_not_additive(design):
     """A reconfigurable array pays for mode switches between layers and a layer-pipelined

@@ -1,6 +1,9 @@
 """Plots (accelsim.plots): every function returns a Figure drawn from the data it was given;
 the Pareto front on a hand-made set; ``accelsim plot`` writes PNG and SVG."""
 
+import re
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +13,8 @@ from matplotlib.figure import Figure
 import accelsim
 from accelsim import plots
 from accelsim.cli import main
+from accelsim.errors import ConfigError
+from accelsim.sweeps import read_results
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +143,76 @@ def test_accelsim_plot_bad_input(swept, tmp_path, capsys):
     assert "did you mean 'tops_per_w'" in capsys.readouterr().err
     assert main(["plot", "pareto", str(tmp_path), "-o", str(tmp_path / "p.png")]) == 2
     assert "not a sweep directory" in capsys.readouterr().err
+
+
+def test_accelsim_plot_output_that_cannot_be_written(swept, tmp_path, capsys):
+    """``-o`` naming a directory, or a path under a file, is a ConfigError on --output before
+    any plotting (not IsADirectoryError / FileExistsError)."""
+    _, out = swept
+    (tmp_path / "d.png").mkdir()
+    (tmp_path / "afile").write_text("")
+    for target, message in (
+        (tmp_path / "d.png", "--output: exists and is not a file"),
+        (tmp_path / "afile" / "x.png", "--output: cannot be written"),
+    ):
+        assert main(["plot", "pareto", str(out), "-o", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+
+
+REPORT_LAYER = '{"name": "x", "cycles": 1}'
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "message"),
+    [
+        ("layers", '{"layers": 5}', r"r\.json: layers: not a non-empty list of objects; found 5"),
+        ("layers", '{"layers": []}', r"r\.json: layers: not a non-empty list of objects; found \[\]"),
+        ("layers", '{"layers": [{"name": "x"}]}', r"r\.json: layers\.0: no 'cycles'"),
+        ("layers", '{"layers": [{"name": "x", "cycles": "many"}]}', r"r\.json: layers\.0\.cycles: wrong type; found 'many'; allowed: a number"),
+        ("breakdown", f'{{"layers": [{REPORT_LAYER}], "energy_breakdown": "x"}}', r"r\.json: energy_breakdown: not a non-empty list of objects; found \"x\""),
+        ("breakdown", f'{{"layers": [{REPORT_LAYER}], "energy_breakdown": [{{"component": "pe"}}]}}', r"r\.json: energy_breakdown\.0: no 'energy_pj'"),
+        ("timeline", f'{{"layers": [{REPORT_LAYER}], "timeline": [1, 2, 3]}}', r"r\.json: timeline: not a non-empty list of objects; found \[1, 2, 3\]"),
+        ("timeline", f'{{"layers": [{REPORT_LAYER}], "timeline": [{{"resource": "dram", "what": "load", "start": "0", "end": 1}}]}}', r"r\.json: timeline\.0\.start: wrong type"),
+    ],
+)  # fmt: skip
+def test_accelsim_plot_malformed_report_json(write, tmp_path, capsys, kind, text, message):
+    """A report JSON whose layers, energy_breakdown or timeline is not what ``accelsim run
+    --out`` writes is one ConfigError naming the file and the entry (exit 2), not a pandas
+    error."""
+    report = write("r.json", text)
+    assert main(["plot", kind, str(report), "-o", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err, err
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (("spec.json", "nope"), r"spec\.json:1: <top>: not JSON"),
+        (("spec.json", "{}"), r"spec\.json: spec: not the spec that accelsim sweep writes"),
+        (("points/part-000000.parquet", "garbage"), r"part-000000\.parquet: <top>: not a readable Parquet part"),
+    ],
+    ids=["spec-not-json", "spec-empty", "corrupt-part"],
+)  # fmt: skip
+def test_accelsim_plot_damaged_sweep_directory(swept, tmp_path, capsys, damage, message):
+    """A sweep directory whose spec.json or a Parquet part is damaged is a ConfigError naming
+    that file (exit 2), for `read_results` too."""
+    _, out = swept
+    copy = tmp_path / "sweep"
+    shutil.copytree(out, copy)
+    (copy / damage[0]).write_text(damage[1])
+    with pytest.raises(ConfigError, match=message):
+        read_results(copy)
+    assert main(["plot", "pareto", str(copy), "-o", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(message, err) and "Traceback" not in err, err
+
+
+def test_accelsim_plot_kind_that_needs_a_report(swept, tmp_path, capsys):
+    """``plot timeline SWEEPDIR``: a timeline is drawn from a report JSON; on a sweep
+    directory it is an error on KIND, not an energy breakdown."""
+    _, out = swept
+    assert main(["plot", "timeline", str(out), "-o", str(tmp_path / "t.png")]) == 2
+    assert "KIND: timeline needs a report JSON" in capsys.readouterr().err
+    assert not (tmp_path / "t.png").exists()

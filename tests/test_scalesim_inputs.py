@@ -75,9 +75,15 @@ def test_v3_and_v2_layouts_load(write):
         (("Bandwidth : 10", "Bandwidth : 1" + "0" * 400), r"a\.cfg:14: architecture_presets\.bandwidth: not a positive finite number"),
         (("IfmapSramSzkB:    64", "IfmapSramSzkB:    100000000000000000000"), r"a\.cfg:7: architecture_presets\.ifmapsramszkb: out of range; found 100000000000000000000; allowed: >= 1 and <= 8796093022208"),
         (("ArrayWidth:     64", "ArrayWidth:     1000000000"), r"a\.cfg:6: architecture_presets\.arraywidth: ArrayHeight x ArrayWidth too large; found 16,000,000,000 PEs"),
+        (("WriteRequestBuffer: 128", "WriteRequestBuffer: 128\nMemoryBanks: lots"), r"a\.cfg:17: architecture_presets\.memorybanks: not a whole number; found 'lots'"),
+        (("WriteRequestBuffer: 128", "WriteRequestBuffer: 128\nMemoryBanks: 0"), r"a\.cfg:17: architecture_presets\.memorybanks: out of range; found 0; allowed: >= 1"),
+        (("IfmapOffset:    0", "IfmapOffset:    banana"), r"a\.cfg:10: architecture_presets\.ifmapoffset: not a whole number; found 'banana'"),
+        (("IfmapOffset:    0", "IfmapOffset:    -1"), r"a\.cfg:10: architecture_presets\.ifmapoffset: out of range; found -1; allowed: >= 0"),
     ],
 )  # fmt: skip
 def test_bad_cfg(write, change, match):
+    """Every whole-number key SCALE-Sim reads (MemoryBanks and the offsets too, which accelsim
+    does not use) must be one, in range; other bad values are named with file and line."""
     with pytest.raises(accelsim.ConfigError, match=match):
         accelsim.load_arch(write("a.cfg", V3.replace(*change)))
 
@@ -111,6 +117,13 @@ def test_gemm_rows(write):
     assert (layer.m, layer.n, layer.k, layer.groups) == (100, 37, 300, 1)
 
 
+def test_topology_with_a_utf8_bom(write):
+    """A header that starts with a UTF-8 byte-order mark (as spreadsheet programs write it) is
+    read like one without."""
+    wl = accelsim.load_workload(write("g.csv", "\ufeffLayer, M, N, K,\ng1, 100, 37, 300,\n"))
+    assert [(la.name, la.m, la.n, la.k) for la in wl.layers] == [("g1", 100, 37, 300)]
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [
@@ -125,9 +138,18 @@ def test_gemm_rows(write):
         ("Layer, M, N, K,\n", r"the topology has a header but no layers"),
         ("Layer, M, N, K,\ng1, 10000000000000000000, 1, 1,\n", r"t\.csv:2: g1\.m: out of range; found 10000000000000000000; allowed: >= 1 and <= 9007199254740992"),
         (CONV + "c1, 99999999999, 99999999999, 3, 3, 8, 8, 1,\n", r"t\.csv:2: c1: too much work in one layer to model; found 5,759,999,999,654,400,000,005,184 MACs"),
+        ("Layer, M, N, K,\n, 4, 4, 4,\n", r"t\.csv:2: layer name: empty layer name; found ''"),
+        ("Layer, M, N, K,\ng1, 4, 4, 4, 5, 6,\n", r"t\.csv:2: row: too many fields: 6; found 'g1, 4, 4, 4, 5, 6,'"),
+        (CONV + "c1, 8, 8, 3, 3, 4, 4, 1, 1:1,\n", r"t\.csv:2: row: too many fields: 9.*a sparsity ratio after them is not modelled"),
+        (CONV + "Conv_DP, 3, 3, 1, 1, 9007199254740992, 4, 1,\n", r"t\.csv:2: Conv_DP\.out_channels: Input should be less than or equal to 9007199254740992"),
+        # 4,097 layers of 2**50 MACs: each may be modelled, their sum overflows int64 totals
+        ("Layer, M, N, K,\n" + "".join(f"g{i}, 1048576, 1048576, 1024,\n" for i in range(4097)), r"t\.csv: <top>: too much work in all layers together to model; found 4,612,811,918,334,230,528 MACs and elements"),
     ],
 )  # fmt: skip
 def test_bad_topology(write, text, match):
+    """Each bad row is a ConfigError naming file, line and field: an empty layer name, extra
+    fields (SCALE-Sim 3 would read a 5th/9th as a sparsity ratio) and a depthwise row whose
+    channels x filters is too large included, never a pydantic traceback."""
     with pytest.raises(accelsim.ConfigError, match=match):
         accelsim.load_workload(write("t.csv", text))
 

@@ -62,6 +62,15 @@ def run_cli(capsys, *args):
     return code, capsys.readouterr().err
 
 
+# six axes of 100 values: 10**12 points, refused from the axis lengths without enumerating
+HUGE_AXES = {
+    "array.rows": list(range(1, 101)),
+    "array.cols": list(range(1, 101)),
+    "array.clock_mhz": list(range(1, 101)),
+    **{f"memories.{m}.size_bytes": [1024 * i for i in range(1, 101)] for m in ("inputs", "weights", "outputs")},
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("axes", "extra", "message"),
     [
@@ -74,8 +83,14 @@ def run_cli(capsys, *args):
         ({"array.rows": [16]}, "constraints: ['__import__(\"os\")']\n", r"a function call is not allowed"),
         ({"array.rows": [16, 32], "array.cols": [16]}, "zip: [[array.rows, array.cols]]\n", r"zip\.0: the axes of a zip group need the same number of values"),
         ({"array.rows": [-1, 32]}, "", r"axes\.array\.rows\.0: rejected by the arch: out of range"),
+        (HUGE_AXES, "", r"sweep\.yaml:\d+: axes: too many design points .*; found 1,000,000,000,000; allowed: at most 10,000,000"),
+        ({"array.rows": [16]}, "constraints: ['((((((array.rows ** 64) ** 64) ** 64) ** 64) ** 64) ** 64) > 0']\n", r"constraints\.0: cannot be evaluated .*is larger than 2\*\*1024"),
+        ({"array.rows": [16]}, f"constraints: ['{'-' * 990}array.rows']\n", r"constraints\.0: nested more than 100 levels deep"),
+        ({"array.rows": [16]}, "constraints: ['1 < 2']\n", r"constraints\.0: names no axis: it is the same for every point; found '1 < 2'"),
+        ({"array.rows": [16]}, "constraints: ['\"a\" * array.rows == \"b\"']\n", r"constraints\.0: cannot be evaluated .*repeating a string"),
     ],
-    ids=["axis-path", "nested-path", "precision-axis", "empty-axis", "constraints-remove-all", "constraint-name", "constraint-call", "zip-lengths", "bad-value"],
+    ids=["axis-path", "nested-path", "precision-axis", "empty-axis", "constraints-remove-all", "constraint-name", "constraint-call", "zip-lengths", "bad-value",
+         "too-many-points", "constraint-power-tower", "constraint-deep", "constraint-constant", "constraint-repeat"],
 )  # fmt: skip
 def test_bad_spec_is_one_error_before_any_work(write, tmp_path, capsys, axes, extra, message):
     spec = write("sweep.yaml", spec_text("edge_32x32.yaml", ["resnet18.yaml"], axes, extra))
@@ -85,6 +100,45 @@ def test_bad_spec_is_one_error_before_any_work(write, tmp_path, capsys, axes, ex
     assert code == 2
     assert "Traceback" not in err and "sweep.yaml:" in err
     assert not (tmp_path / "out").exists()  # nothing started
+
+
+def test_zip_group_counts_once_towards_the_point_limit(write, monkeypatch):
+    """With at most 10 points: rows x cols (4 x 4 = 16) is refused before enumerating (the
+    count is in the message), the same axes zipped (4 points) are accepted."""
+    monkeypatch.setattr("accelsim.sweeps.MAX_POINTS", 10)
+    axes = {"array.rows": [4, 8, 16, 32], "array.cols": [4, 8, 16, 32]}
+    spec = write("sweep.yaml", spec_text("edge_32x32.yaml", ["resnet18.yaml"], axes))
+    with pytest.raises(
+        ConfigError, match=r"too many design points .*; found 16; allowed: at most 10"
+    ):
+        load_spec(spec)
+    zipped = write(
+        "zip.yaml",
+        spec_text("edge_32x32.yaml", ["resnet18.yaml"], axes, "zip: [[array.rows, array.cols]]\n"),
+    )
+    assert len(load_spec(zipped).values) == 4
+
+
+def test_energy_objective_needs_a_technology_section(write, tmp_path, capsys):
+    """finn_pynq_z1 has no technology section: objective energy or edp is one error before
+    any work, worded as ``accelsim lut --metric energy`` words it; with a ``technology``
+    axis the points get one and the spec is accepted."""
+    for objective in ("energy", "edp"):
+        spec = write("sweep.yaml", spec_text("finn_pynq_z1.yaml", ["finn_sfc.yaml"], {"array.cols": [8]},
+                                             f"objective: {objective}\n"))  # fmt: skip
+        with pytest.raises(
+            ConfigError,
+            match=rf"sweep\.yaml:5: objective: arch '.*' has no technology section, so no energy model; found '{objective}'",
+        ):
+            load_spec(spec)
+        code, err = run_cli(capsys, spec, "--out", tmp_path / "out")
+        assert code == 2 and "no energy model" in err and "Traceback" not in err
+        assert not (tmp_path / "out").exists()
+    axes = {"array.cols": [8], "technology": [{"node_nm": 28}]}
+    spec = write(
+        "tech.yaml", spec_text("finn_pynq_z1.yaml", ["finn_sfc.yaml"], axes, "objective: edp\n")
+    )
+    assert len(load_spec(spec).values) == 1
 
 
 def test_unreachable_scheduler_is_an_error_before_any_work(write, tmp_path, capsys):
@@ -102,6 +156,23 @@ def test_unreachable_scheduler_is_an_error_before_any_work(write, tmp_path, caps
     code, err = run_cli(capsys, spec, "--out", tmp_path / "out", "--scheduler", address)
     assert code == 2 and "cannot reach a Dask scheduler" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "a").exists()
+
+
+def test_a_bad_scheduler_address_leaves_no_client_behind(write, tmp_path):
+    """``--scheduler notaurl``: exit 2 with the message, and the half-made Dask client is
+    closed at once: nothing else on stderr (no "Exception ignored in Client.__del__ ...
+    TimeoutError" when the interpreter exits)."""
+    spec = write(
+        "sweep.yaml", spec_text("edge_32x32.yaml", ["resnet18.yaml"], {"array.rows": [16]})
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelsim", "sweep", str(spec), "--out", str(tmp_path / "out"),
+         "--scheduler", "notaurl"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert "cannot reach a Dask scheduler there" in lines[-1] and len(lines) == 2, proc.stderr
 
 
 def test_out_holding_another_sweep_needs_resume_and_the_same_spec(write, tmp_path):

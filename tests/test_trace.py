@@ -250,6 +250,31 @@ def test_bad_npz_files(write, tmp_path):
     assert "u.npz: weights: keys are <layer>/<field>" in proc.stderr
 
 
+def test_npz_that_is_a_directory_or_text(write, tmp_path):
+    """An .npz that is a directory is a ConfigError naming it (exit 2 from `run` and
+    `verify`, no traceback); a text file named .npz is "not a zip archive" (np.load would
+    call it pickled data)."""
+    from conftest import ROOT
+
+    wl = _wl(write)
+    save_trace(wl, _tensors(), tmp_path / "t.yaml")
+    (tmp_path / "t.npz").unlink()
+    (tmp_path / "t.npz").mkdir()
+    with pytest.raises(accelsim.ConfigError, match=r"t\.npz: <top>: cannot read the trace's "
+                       r"tensors; found Is a directory"):  # fmt: skip
+        load_trace(tmp_path / "t.yaml")
+    arch = str(ROOT / "arch_configs" / "edge_32x32.yaml")
+    for args in (("verify", "t.yaml"), ("run", arch, "t.yaml")):
+        proc = _accelsim(*args, cwd=tmp_path)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+        assert "t.npz: <top>: cannot read the trace's tensors" in proc.stderr
+    (tmp_path / "t.npz").rmdir()
+    (tmp_path / "t.npz").write_text("weights\n")
+    with pytest.raises(accelsim.ConfigError, match=r"t\.npz: <top>: not a readable \.npz: not "
+                       r"a zip archive; found 8 bytes starting b'weights\\n'"):  # fmt: skip
+        load_trace(tmp_path / "t.yaml")
+
+
 # ------------------------------------------------------------------------- verify
 
 
@@ -323,6 +348,43 @@ layers:
     assert verify_table([row]).splitlines()[1].split() == [
         "fc", "fc", "1", "16", "1", "1", "64,516", "17", "0", "of", "2", "differ"
     ]  # fmt: skip
+
+
+def test_verify_wide_operands_exact_beyond_int64(write):
+    """32-bit operands: fc 4 -> 1, inputs 2^32 - 1 (uint), weights -2^31 (int). The exact sum
+    -4 (2^32 - 1) 2^31 = -(2^65 - 2^33) does not fit int64: max|acc| is that exact value and
+    bits_needed 66 (65 magnitude bits + sign), not int64's wrapped result. A matmul with wide
+    random operands matches Python's exact integers. Products that do not fit 64 bits
+    (32-bit codes minus 32-bit zero points) are a note, not a crash."""
+    wl = accelsim.load_workload(write("w.yaml", """name: w
+batch: 1
+quant: {a_bits: 32, w_bits: 32, acc_bits: 64, out_bits: 8, a_encoding: uint, w_encoding: int}
+layers:
+  - {name: fc, type: fc, in_features: 4, out_features: 1}
+  - {name: mm, type: matmul, m: 3, n: 5, k: 64, count: 2}
+"""))  # fmt: skip
+    rng = _rng()
+    x = rng.integers(2**31, 2**32, (1, 2, 3, 64), dtype=np.uint64)
+    w = rng.integers(-(2**31), 2**31, (2, 64, 5), dtype=np.int64)
+    tensors = {
+        "fc": {"weights": np.full((1, 4), -(2**31), np.int64),
+               "inputs": np.full((1, 4), 2**32 - 1, np.uint64)},
+        "mm": {"weights": w, "inputs": x},
+    }  # fmt: skip
+    rows, notes = verify(wl, make_trace(wl, tensors))
+    assert notes == []
+    assert rows[0]["max_abs_acc"] == 4 * (2**32 - 1) * 2**31 and rows[0]["bits_needed"] == 66
+    assert rows[0]["overflows"] == 1
+    exact = np.matmul(x.astype(object), w.astype(object))
+    assert rows[1]["max_abs_acc"] == max(abs(v) for v in exact.reshape(-1))
+    assert rows[1]["max_abs_acc"] >= 2**63
+    tensors["fc"].update(inputs=np.zeros((1, 4), np.uint64),
+                         inputs_zero_point=np.uint64(2**32 - 1),
+                         weights_zero_point=np.int64(2**31 - 1))  # fmt: skip
+    rows, notes = verify(wl, make_trace(wl, tensors))
+    assert [r["layer"] for r in rows] == ["mm"]
+    assert notes == ["fc: products up to 4,294,967,295 x 4,294,967,295 (operands minus zero "
+                     "points) exceed the reference's 64-bit products: not run"]  # fmt: skip
 
 
 # ------------------------------------------------------------------------- value-aware costs

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import accelsim
 from accelsim.arch import with_changes
@@ -177,12 +178,14 @@ def test_more_generator_rate_never_slower():
         ("density", "0", "> 0.0"),
         ("density", "-0.5", "> 0.0"),
         ("density", "1.5", "<= 1.0"),
-        ("weights_per_cycle", "0", "> 0.0"),
+        ("weights_per_cycle", "0", ">= 1e-06"),
+        ("weights_per_cycle", "0.000000001", ">= 1e-06"),
     ],
 )
 def test_bad_generated_values(tmp_path, field, value, allowed):
-    """Density outside (0, 1] and a zero generator rate: ConfigError naming file, line,
-    field, what was found and what is allowed."""
+    """Density outside (0, 1] and a generator rate of zero or below 1e-6 weights per cycle
+    (cycle counts past what totals hold): ConfigError naming file, line, field, what was
+    found and what is allowed."""
     good = _generated(tmp_path).file
     text = Path(good).read_text()
     old = "density: 0.25" if field == "density" else "weights_per_cycle: 64"
@@ -194,7 +197,7 @@ def test_bad_generated_values(tmp_path, field, value, allowed):
         accelsim.load_arch(path)
     message = str(err.value)
     assert message.startswith(f"{path}:{line}: weights.{section}.{field}: out of range")
-    assert f"found {value}" in message and f"allowed: {allowed}" in message
+    assert f"found {yaml.safe_load(value)!r}" in message and f"allowed: {allowed}" in message
 
 
 def test_bad_weight_source_keys(tmp_path):
