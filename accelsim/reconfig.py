@@ -189,12 +189,21 @@ def evaluate(arch, x: dict, objective: str = "latency") -> dict:
     return result
 
 
-def sub_evaluate(arch, sub, x: dict, objective: str) -> dict:
+def sub_evaluate(arch, sub, x: dict, objective: str, copies=None) -> dict:
     """The fixed model on sub-array ``sub`` of ``arch``, its tilings chosen by ``objective``
-    with the energies the whole chip prices them at (`price`)."""
+    with the energies the whole chip prices them at (`price`). ``copies`` (per layer): that
+    many sub-arrays run this piece at once, so its actions count that many times against
+    the chip's one leakage over its cycles, as in the layer's energy (`_combine`)."""
     from accelsim.model import evaluate as fixed
 
-    return fixed(sub, x, objective, lambda xc, counts, cycles: price(arch, xc, counts, cycles)[0])
+    if copies is not None:
+        x = {**x, "copies": np.asarray(copies, dtype=np.float64)}
+
+    def pricing(xc, counts, cycles):
+        n = xc.get("copies", 1.0)
+        return price(arch, xc, {key: v * n for key, v in counts.items()}, cycles)[0]
+
+    return fixed(sub, x, objective, pricing)
 
 
 def split_evaluate(arch, sub, x: dict, split: str, count: int, objective: str) -> list:
@@ -202,8 +211,8 @@ def split_evaluate(arch, sub, x: dict, split: str, count: int, objective: str) -
     of the big pieces and of the small ones (evaluation None where no layer has one)."""
     big, n_big, small, n_small = _pieces(x[split], count)
     x_big, x_small = {**x, split: big}, {**x, split: small}
-    ev_small = sub_evaluate(arch, sub, x_small, objective) if n_small.any() else None
-    return [(sub_evaluate(arch, sub, x_big, objective), x_big, n_big),
+    ev_small = sub_evaluate(arch, sub, x_small, objective, n_small) if n_small.any() else None
+    return [(sub_evaluate(arch, sub, x_big, objective, n_big), x_big, n_big),
             (ev_small, x_small, n_small)]  # fmt: skip
 
 
