@@ -891,7 +891,7 @@ class _Store:
                                       "pass --resume to continue it, or choose another directory",
                                       repr(str(out))))  # fmt: skip
         if previous:
-            stored = json.loads(self.spec_file.read_text()) if self.spec_file.is_file() else {}
+            stored = _read_spec_file(self.out) if self.spec_file.is_file() else {}
             before = stored.get("spec", {})
             if before != plan.normalized:
                 changed = sorted(
@@ -976,6 +976,12 @@ def _run_chunk(points, cid: int, out: Path | None, layers: bool):
 
 def read_spec(out) -> dict:
     """The normalized spec in a sweep directory's ``spec.json``, checked to be one."""
+    return _read_spec_file(out)["spec"]
+
+
+def _read_spec_file(out) -> dict:
+    """A sweep directory's ``spec.json`` (``spec`` and ``run``), checked to be what
+    `sweep` writes."""
     spec_file = Path(out) / "spec.json"
     if not spec_file.is_file():
         raise ConfigError(Problem(str(out), None, "", "not a sweep directory (no spec.json)"))
@@ -994,13 +1000,16 @@ def read_spec(out) -> dict:
         and isinstance(spec.get("objective"), str)
         and isinstance(spec.get("base_arch"), dict)
         and isinstance(spec["base_arch"].get("name"), str)
+        and isinstance(doc.get("run"), dict)
+        and isinstance(doc["run"].get("chunk_size"), int)
+        and doc["run"]["chunk_size"] >= 1
     ):
         found = json.dumps(spec)
         raise ConfigError(Problem(str(spec_file), None, "spec", "not the spec that accelsim sweep "
                                   "writes", found[:80] + ("..." if len(found) > 80 else ""),
                                   "an object with base_arch.name, workloads[].name, axes and "
-                                  "objective"))  # fmt: skip
-    return spec
+                                  "objective, and run.chunk_size"))  # fmt: skip
+    return doc
 
 
 def read_results(out, table: str = "points"):

@@ -191,6 +191,23 @@ def test_out_holding_another_sweep_needs_resume_and_the_same_spec(write, tmp_pat
         accelsim.sweep(other, workers=1, out=tmp_path / "out", resume=True)
 
 
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [("nope", r"spec\.json:1: <top>: not JSON"),
+     ('{"spec": {}}', r"spec\.json: spec: not the spec that accelsim sweep writes")],
+)  # fmt: skip
+def test_resume_with_a_damaged_spec_file_is_a_config_error(write, tmp_path, text, match):
+    """A sweep directory whose spec.json was damaged (not JSON, or not what `sweep` writes):
+    resuming is a ConfigError naming the file, never a JSON traceback."""
+    spec = write(
+        "sweep.yaml", spec_text("edge_32x32.yaml", ["resnet18.yaml"], {"array.rows": [16]})
+    )
+    accelsim.sweep(spec, workers=1, out=tmp_path / "out")
+    (tmp_path / "out" / "spec.json").write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        accelsim.sweep(spec, workers=1, out=tmp_path / "out", resume=True)
+
+
 # --------------------------------------------------------- rows equal accelsim.simulate
 
 # every shipped arch kind, with axes its PE accepts; workloads it is paired with in the suite
