@@ -98,9 +98,12 @@ def pareto(df, x: str = "latency_s", y: str = "energy_pj", label_column=None, ti
     for axis, values in (("x", xs[ok]), ("y", ys[ok])):
         if len(values) and values.min() > 0 and values.max() / values.min() > 30:
             getattr(ax, f"set_{axis}scale")("log")
-    infeasible = int((~ok).sum())
-    if infeasible:
-        ax.plot([], [], " ", label=f"not shown: {infeasible} infeasible or failed")
+    feasible = df["feasible"].to_numpy(dtype=bool) if "feasible" in df else np.ones(len(xs), bool)
+    hidden = {"infeasible or failed": int((~feasible).sum()),
+              f"without {label(x)} or {label(y)}": int((feasible & ~ok).sum())}  # fmt: skip
+    if any(hidden.values()):
+        why = ", ".join(f"{n} {what}" for what, n in hidden.items() if n)
+        ax.plot([], [], " ", label=f"not shown: {why}")
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     ax.set_title(title or f"{UNITS.get(y, (y,))[0]} against {UNITS.get(x, (x,))[0]}")
@@ -438,6 +441,7 @@ def _from_sweep(args, source: Path):
     if args.kind == "pareto":
         x = _column(points, args.x, "--x", "latency_s")
         y = _column(points, args.y, "--y", "energy_pj")
+        _has_values(points, {"--x": x, "--y": y}, source)
         return pareto(points, x, y, label_column="design", title=title)
     if args.kind == "heatmap":
         if len(axes) < 2 and not (args.x and args.y):
@@ -445,6 +449,7 @@ def _from_sweep(args, source: Path):
         x = _column(points, args.x, "--x", axes[0] if axes else None)
         y = _column(points, args.y, "--y", axes[1] if len(axes) > 1 else None)
         value = _column(points, args.value, "--value", "tops_per_w")
+        _has_values(points, {"--value": value}, source)
         return heatmap(points, x, y, value, title=f"{title}: {label(value)}")
     if args.kind == "layers":
         pid = _pick_point(points, args.point)
@@ -452,6 +457,7 @@ def _from_sweep(args, source: Path):
         rows = layers[(layers["point_id"] == pid) & (layers["workload"] == workload)]
         design = points.loc[points["point_id"] == pid, "design"].iloc[0]
         return layer_bars(rows.reset_index(drop=True), title=f"{title}: {design}")
+    _has_values(points, {"KIND": "energy_pj"}, source)
     if args.point is not None:
         pid = _pick_point(points, args.point)
         rows = points[points["point_id"] == pid]
@@ -460,6 +466,17 @@ def _from_sweep(args, source: Path):
     if front.empty:
         raise _bad("INPUT", "no feasible point to plot", repr(str(source)))
     return energy_breakdown(front, by="design", title=f"{title}: Pareto-front designs")
+
+
+def _has_values(points, columns: dict, source) -> None:
+    """A `ConfigError` when no feasible point of the sweep has a value in a column to plot
+    (energy columns are empty when the arch has no technology section)."""
+    feasible = points["feasible"].to_numpy(dtype=bool)
+    for flag, column in columns.items():
+        values = points.get(column)
+        if values is not None and not np.isfinite(values[feasible].to_numpy(dtype=float)).any():
+            raise _bad(flag, f"no feasible point of this sweep has {label(column)} (energy "
+                       "needs a technology section in the arch)", repr(str(source)))  # fmt: skip
 
 
 def _pick_point(points, point):

@@ -216,3 +216,22 @@ def test_accelsim_plot_kind_that_needs_a_report(swept, tmp_path, capsys):
     assert main(["plot", "timeline", str(out), "-o", str(tmp_path / "t.png")]) == 2
     assert "KIND: timeline needs a report JSON" in capsys.readouterr().err
     assert not (tmp_path / "t.png").exists()
+
+
+def test_accelsim_plot_energy_of_a_sweep_without_energy(write, tmp_path, capsys):
+    """A sweep of an arch without a technology section has no energy: ``pareto`` (latency
+    against energy), ``heatmap`` (TOPS/W by default) and ``breakdown`` are an error naming
+    the option whose column is empty, not an empty figure whose legend calls every feasible
+    point infeasible; ``layers`` (cycles) and a heatmap of latency still draw."""
+    text = (ROOT / "arch_configs" / "edge_32x32.yaml").read_text()
+    arch = write("a.yaml", text[: text.index("technology:")])
+    spec = write("s.yaml", f"base_arch: {arch}\nworkloads: [{ROOT / 'workloads/resnet18.yaml'}]\n"
+                           "axes: {array.rows: [8, 16], array.cols: [8, 16]}\n")  # fmt: skip
+    out = tmp_path / "out"
+    accelsim.sweep(spec, workers=1, out=out, progress=False)
+    for kind, flag in (("pareto", "--y"), ("heatmap", "--value"), ("breakdown", "KIND")):
+        assert main(["plot", kind, str(out), "-o", str(tmp_path / f"{kind}.png")]) == 2, kind
+        err = capsys.readouterr().err
+        assert f"{flag}: no feasible point of this sweep has energy" in err, err
+    for args in (["layers"], ["heatmap", "--value", "latency_s"]):
+        assert main(["plot", *args, str(out), "-o", str(tmp_path / "ok.png")]) == 0, args
