@@ -543,7 +543,7 @@ def simulate_many(arch: Arch, workloads, objective: str = "latency") -> list[Rep
     archs, whose layers are not independent, run one workload at a time.)"""
     from accelsim.trace import value_aware
 
-    if _one_at_a_time(arch):
+    if _one_at_a_time(arch) or not workloads:
         check_objective(objective, arch)
         return [simulate(arch, wl, objective=objective) for wl in workloads]
     batch = simulate_batch(arch, workloads, objective)
@@ -565,6 +565,8 @@ def simulate_batch(arch: Arch, workloads, objective: str = "latency") -> Batch:
     from accelsim.energy import area
 
     check_objective(objective, arch)
+    if not workloads:
+        raise ValueError("simulate_batch needs at least one workload")
     if _one_at_a_time(arch):
         return Batch.join([simulate(arch, wl, objective=objective) for wl in workloads])
     x, known = _arrays(arch, workloads)

@@ -784,6 +784,9 @@ def _batch_rows(keys, batch, by_id: dict, objective: str) -> tuple[dict, dict]:
         value = total.get(key)
         totals[key] = np.full(n, math.nan) if value is None else np.asarray(value, dtype=float)
     totals["objective_value"] = totals[OBJECTIVE_COLUMN[objective]]
+    for key, value in total.items():  # what some designs add (mode switches, a pipeline's rate)
+        if key not in totals and key not in ("feasible", "reason"):
+            totals[key] = value if isinstance(value, list) else np.asarray(value, dtype=float)
     for (comp, action), pj in (batch.energy or {}).items():
         totals[_energy_column(comp, action)] = np.where(feasible, pj, math.nan)
     for comp, um2 in (batch.area_um2 or {}).items():
@@ -1105,6 +1108,20 @@ def _chunks(families: list[list[list]], size: int) -> list[list]:
     return chunks + [current] if current else chunks
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A local worker's initializer: end this worker once the sweep process that started it
+    is gone (killed: it cannot shut its pool down), instead of waiting for work forever."""
+    import threading
+    import time
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def _run_chunks(chunks: dict, workers: int, client, out: Path | None):
     """Yield ``(chunk_id, result or exception)`` as chunks finish (`_run_chunk`'s results:
     local workers write into ``out`` themselves; a Dask cluster's workers, which may not see
@@ -1147,7 +1164,10 @@ def _run_chunks(chunks: dict, workers: int, client, out: Path | None):
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)), mp_context=multiprocessing.get_context("spawn")
+        max_workers=min(workers, len(chunks)),
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_exit_with_parent,
+        initargs=(os.getpid(),),
     )
     try:
         futures = {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import QUANT
+from conftest import QUANT, ROOT
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -177,3 +177,12 @@ def test_energy_objectives_need_an_energy_model(write):
             first = wl if run is accelsim.simulate else [wl]
             with pytest.raises(accelsim.ConfigError, match="objective: arch .* has no technology"):
                 run(arch, first, objective=objective)
+
+
+def test_simulate_many_of_no_workload_is_no_report(write):
+    """`simulate_many` of an empty list is an empty list on every kind of arch (a plain one
+    gave a numpy reshape error while reconfigurable ones returned [])."""
+    from accelsim.model import simulate_many
+
+    for arch in (_arch(write), accelsim.load_arch(ROOT / "arch_configs/reconfig_128x128.yaml")):
+        assert simulate_many(arch, []) == []

@@ -1,6 +1,7 @@
 """Design-space sweeps (accelsim.sweeps): spec validation, rows equal to `accelsim.simulate`,
 zip/constraint enumeration, row statuses, resume after a killed process, Dask."""
 
+import contextlib
 import math
 import os
 import random
@@ -264,9 +265,8 @@ def assert_rows_equal_simulate(tmp_path, spec, arch_file, workloads, axes, sampl
             bits = {b: int(row[b]) for b in ("a_bits", "w_bits") if b in axes}
             report = expected(arch_file, wl_file, changes, bits)
             assert row["status"] == ("ok" if report.total["feasible"] else "infeasible")
-            for key, value in report.total.items():
-                if key in row.index:
-                    assert same(value, None if pd.isna(row[key]) else row[key]), key
+            for key, value in report.total.items():  # every total, whatever the design
+                assert same(value, None if pd.isna(row[key]) else row[key]), key
             for (comp, action), pj in (report.energy_breakdown or {}).items():
                 column = f"energy_{comp}_{action}_pj".replace("_bytes", "")
                 assert row[column] == pj or not report.total["feasible"], column
@@ -449,6 +449,36 @@ def test_a_killed_sweep_resumes_without_recomputing(write, tmp_path):
         pd.testing.assert_frame_equal(
             read_results(out, table), read_results(tmp_path / "whole", table)
         )
+
+
+def test_workers_of_a_killed_sweep_do_not_outlive_it(write, tmp_path):
+    """Killing only the ``accelsim sweep --workers 2`` process (SIGKILL: it cannot shut its
+    pool down) leaves no process behind: each worker ends once its parent is gone
+    (`accelsim.sweeps._exit_with_parent`) instead of waiting for work forever (as it did:
+    two ~400 MB workers per kill), and the resource tracker follows."""
+    import psutil
+
+    axes = {"array.rows": [8, 16, 32, 64], "array.cols": [8, 16, 32], "w_bits": [2, 4, 8]}
+    spec = write("sweep.yaml", spec_text("edge_32x32.yaml", ["resnet50.yaml"], axes))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "accelsim", "sweep", str(spec), "--out", str(out),
+           "--workers", "2", "--chunk-size", "1"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        while not list(out.glob("points/part-*.parquet")):  # the workers are at work
+            assert proc.poll() is None
+            time.sleep(0.02)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        assert len(children) >= 2
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        _, alive = psutil.wait_procs(children, timeout=60)
+        assert not alive, [p.cmdline() for p in alive]
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_out_under_a_file_is_a_config_error(tmp_path):
