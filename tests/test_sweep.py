@@ -408,18 +408,25 @@ def test_progress_bar_only_when_asked_or_on_a_terminal(write, capsys):
 # ------------------------------------------------------------------------------ resume
 
 
+def _start_sweep(write, tmp_path, axes, workers):
+    """A real ``accelsim sweep`` process on ResNet-50 over ``axes``, one point per chunk, in
+    its own session: ``(spec, out, command, process)``."""
+    spec = write("sweep.yaml", spec_text("edge_32x32.yaml", ["resnet50.yaml"], axes))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "accelsim", "sweep", str(spec), "--out", str(out),
+           "--workers", str(workers), "--chunk-size", "1"]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    return spec, out, cmd, proc
+
+
 def test_a_killed_sweep_resumes_without_recomputing(write, tmp_path):
     """A real ``accelsim sweep`` process, one point per chunk, is stopped and killed once
     some chunks are written; ``--resume`` leaves those part files untouched (same inode and
     modification time) and ends with exactly the rows of an uninterrupted run."""
     axes = {"array.rows": [8, 16, 32, 64, 128], "array.cols": [8, 16, 32, 64], "w_bits": [2, 4, 8]}
-    spec = write("sweep.yaml", spec_text("edge_32x32.yaml", ["resnet50.yaml"], axes))
-    out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "accelsim", "sweep", str(spec), "--out", str(out),
-           "--workers", "1", "--chunk-size", "1"]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    spec, out, cmd, proc = _start_sweep(write, tmp_path, axes, workers=1)
     try:
         while len(list(out.glob("points/part-*.parquet"))) < 3:
             assert proc.poll() is None, proc.stderr.read().decode()
@@ -459,13 +466,7 @@ def test_workers_of_a_killed_sweep_do_not_outlive_it(write, tmp_path):
     import psutil
 
     axes = {"array.rows": [8, 16, 32, 64], "array.cols": [8, 16, 32], "w_bits": [2, 4, 8]}
-    spec = write("sweep.yaml", spec_text("edge_32x32.yaml", ["resnet50.yaml"], axes))
-    out = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "accelsim", "sweep", str(spec), "--out", str(out),
-           "--workers", "2", "--chunk-size", "1"]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    _, out, _, proc = _start_sweep(write, tmp_path, axes, workers=2)
     try:
         while not list(out.glob("points/part-*.parquet")):  # the workers are at work
             assert proc.poll() is None
@@ -479,6 +480,7 @@ def test_workers_of_a_killed_sweep_do_not_outlive_it(write, tmp_path):
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        proc.stderr.close()
 
 
 def test_out_under_a_file_is_a_config_error(tmp_path):
