@@ -211,7 +211,7 @@ class Batch:
     @classmethod
     def join(cls, reports: list) -> Batch:
         """The batch of reports computed one by one."""
-        columns = {key: _join([r.columns[key] for r in reports]) for key in reports[0].columns}
+        columns = concat_columns([(len(r.columns["name"]), r.columns) for r in reports])
         starts = np.cumsum([0] + [len(r.columns["name"]) for r in reports[:-1]])
         total = {}
         for key in dict.fromkeys(k for r in reports for k in r.total):
@@ -266,10 +266,29 @@ def energy_column(key) -> str:
     return f"energy_{key[0]}_{key[1]}_pj".replace("_bytes", "")
 
 
-def _join(pieces: list):
-    if all(isinstance(p, np.ndarray) for p in pieces):
-        return np.concatenate(pieces)
-    return [v for p in pieces for v in (p.tolist() if isinstance(p, np.ndarray) else p)]
+def concat_columns(parts: list[tuple[int, dict]]) -> dict:
+    """Column tables ``(rows, {column: array or list})`` one after another: numeric arrays
+    stay arrays, anything else becomes a list; a column a part lacks is None there."""
+    keys: dict = {}
+    for _, cols in parts:
+        keys.update(dict.fromkeys(cols))
+    out = {}
+    for key in keys:
+        pieces = [(n, cols.get(key)) for n, cols in parts]
+        arrays = [p for _, p in pieces if isinstance(p, np.ndarray) and p.dtype != object]
+        if len(arrays) == len(pieces):
+            out[key] = np.concatenate(arrays) if arrays else np.array([])
+            continue
+        values: list = []
+        for n, piece in pieces:
+            if piece is None:
+                values.extend([None] * n)
+            elif isinstance(piece, np.ndarray):
+                values.extend(piece.tolist())
+            else:
+                values.extend(piece)
+        out[key] = values
+    return out
 
 
 def layer_table(arch, rows: dict) -> dict:

@@ -74,6 +74,7 @@ from pydantic import Field
 from accelsim._version import __version__
 from accelsim.arch import as_tuples
 from accelsim.errors import ConfigError, Problem, did_you_mean
+from accelsim.report import concat_columns, energy_column
 from accelsim.schema import Strict, validate
 from accelsim.yamlio import Doc, read_yaml
 
@@ -700,10 +701,6 @@ def _total_row(point: Point, workload: str) -> dict:
     return row
 
 
-def _energy_column(component: str, action: str) -> str:
-    return f"energy_{component}_{action}_pj".replace("_bytes", "")
-
-
 def evaluate_chunk(points) -> tuple[dict, dict]:
     """Evaluate a chunk of design points: ``(layer_rows, total_rows)``, both column tables
     (column name -> list or array, all of one length).
@@ -763,7 +760,7 @@ def evaluate_chunk(points) -> tuple[dict, dict]:
         rows.append(row)
     if rows or not total_parts:
         total_parts.append((len(rows), _rows_to_columns(rows)))
-    return _concat(layer_parts), _concat(total_parts)
+    return concat_columns(layer_parts), concat_columns(total_parts)
 
 
 def _batch_rows(keys, batch, by_id: dict, objective: str) -> tuple[dict, dict]:
@@ -787,8 +784,8 @@ def _batch_rows(keys, batch, by_id: dict, objective: str) -> tuple[dict, dict]:
     for key, value in total.items():  # what some designs add (mode switches, a pipeline's rate)
         if key not in totals and key not in ("feasible", "reason"):
             totals[key] = value if isinstance(value, list) else np.asarray(value, dtype=float)
-    for (comp, action), pj in (batch.energy or {}).items():
-        totals[_energy_column(comp, action)] = np.where(feasible, pj, math.nan)
+    for key, pj in (batch.energy or {}).items():
+        totals[energy_column(key)] = np.where(feasible, pj, math.nan)
     for comp, um2 in (batch.area_um2 or {}).items():
         totals[f"area_{comp}_um2"] = np.full(n, float(um2))
     size = len(batch.columns["name"])
@@ -821,29 +818,6 @@ def _rows_to_columns(rows: list[dict]) -> dict:
             out[key] = np.array([bool(v) for v in values], dtype=bool)
         else:
             out[key] = values
-    return out
-
-
-def _concat(parts: list[tuple[int, dict]]) -> dict:
-    keys: dict = {}
-    for _, cols in parts:
-        keys.update(dict.fromkeys(cols))
-    out = {}
-    for key in keys:
-        pieces = [(n, cols.get(key)) for n, cols in parts]
-        arrays = [p for _, p in pieces if isinstance(p, np.ndarray) and p.dtype != object]
-        if len(arrays) == len(pieces):
-            out[key] = np.concatenate(arrays) if arrays else np.array([])
-            continue
-        values: list = []
-        for n, piece in pieces:
-            if piece is None:
-                values.extend([None] * n)
-            elif isinstance(piece, np.ndarray):
-                values.extend(piece.tolist())
-            else:
-                values.extend(piece)
-        out[key] = values
     return out
 
 

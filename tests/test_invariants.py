@@ -903,19 +903,27 @@ dram: {bytes_per_cycle: 4}
 """
 
 
+def _by_weight_bits(write, arch_text, a_bits, widths, layer, batch=1) -> dict:
+    """Layer 0's report row per weight width in ``widths`` (signed operands, 32-bit
+    accumulators) on the arch of ``arch_text``."""
+    arch = accelsim.load_arch(write("a.yaml", arch_text))
+    rows = {}
+    for w in widths:
+        q = (f"{{a_bits: {a_bits}, w_bits: {w}, acc_bits: 32, out_bits: 8, a_encoding: int, "
+             "w_encoding: int}")  # fmt: skip
+        wl = accelsim.load_workload(write("w.yaml", _wl_text(q, f"  - {layer}\n", batch)))
+        rows[w] = accelsim.simulate(arch, wl).layer_records()[0]
+    return rows
+
+
 def test_bit_serial_fewer_bits_never_slower_minimal(write):
     """matmul 169 x 100 x 193, a9 on a 128x1 bit_serial os array: w_bits 13 must not take
     more cycles than w_bits 14. (A regression: when the mapper kept the least DRAM traffic
     whatever the objective, a tile_m = 1 tiling that keeps all weights on chip started to fit
     the weight buffer at 13 bits and was taken: 49,440,420 cycles against 9,177,180.)"""
-    arch = accelsim.load_arch(write("a.yaml", BS_ARCH))
-    cycles = {}
-    for w in (14, 13):
-        q = U8.replace("a_bits: 8, w_bits: 8", f"a_bits: 9, w_bits: {w}")
-        q = q.replace("a_encoding: uint", "a_encoding: int")
-        wl = accelsim.load_workload(write("w.yaml", _wl_text(
-            q, "  - {name: g, type: matmul, m: 169, n: 100, k: 193}\n")))  # fmt: skip
-        cycles[w] = accelsim.simulate(arch, wl).total["cycles"]
+    rows = _by_weight_bits(write, BS_ARCH, 9, (14, 13),
+                           "{name: g, type: matmul, m: 169, n: 100, k: 193}")  # fmt: skip
+    cycles = {w: row["cycles"] for w, row in rows.items()}
     assert cycles[13] <= cycles[14], cycles
 
 
@@ -925,7 +933,7 @@ def test_bit_serial_fewer_bits_never_slower_rounding(write):
     (A regression: when each stall cause was rounded up on its own, w_bits 1 took 124
     cycles (122.5 unrounded) against 123 (122.75) at w_bits 2; the layer's stall is now the
     causes' sum rounded up, `accelsim.model.whole_stalls`.)"""
-    arch = accelsim.load_arch(write("a.yaml", """\
+    arch_text = """\
 name: bs
 array: {rows: 1, cols: 1, dataflow: os, clock_mhz: 100}
 pe: {kind: bit_serial, max_a_bits: 16, max_w_bits: 16, lut_group: 1, binary_group: 1, lut_share: 1}
@@ -934,13 +942,10 @@ memories:
   weights: {size_bytes: 1, bytes_per_cycle: 0.5}
   outputs: {size_bytes: 8, bytes_per_cycle: 0.5}
 dram: {bytes_per_cycle: 0.5}
-"""))  # fmt: skip
-    rows = {}
-    for w in (2, 1):
-        q = f"{{a_bits: 1, w_bits: {w}, acc_bits: 32, out_bits: 8, a_encoding: int, w_encoding: int}}"
-        wl = accelsim.load_workload(write("w.yaml", _wl_text(
-            q, "  - {name: l0, type: fc, in_features: 1, out_features: 3, tokens: 2}\n", 2)))  # fmt: skip
-        rows[w] = accelsim.simulate(arch, wl).layer_records()[0]
+"""
+    rows = _by_weight_bits(write, arch_text, 1, (2, 1),
+                           "{name: l0, type: fc, in_features: 1, out_features: 3, tokens: 2}",
+                           batch=2)  # fmt: skip
     same = ("tile_m", "tile_n", "tile_k", "loop_order")
     assert [rows[1][k] for k in same] == [rows[2][k] for k in same]  # not the mapper
     assert rows[1]["cycles"] <= rows[2]["cycles"], (rows[1]["cycles"], rows[2]["cycles"])
@@ -953,7 +958,7 @@ def test_bit_serial_fewer_bits_never_slower_loop_order(write):
     mnk beat nkm on DRAM bytes by 512 but refetched the weights 784 times through the 1-byte
     port: 802,879 cycles against 603,134 at 3 bits. Now every order that no other beats on
     each tensor's traffic is tried, `accelsim.memory._useful_orders`.)"""
-    arch = accelsim.load_arch(write("a.yaml", """\
+    arch_text = """\
 name: bs_1x256
 array: {rows: 1, cols: 256, dataflow: os, clock_mhz: 333.3}
 pe: {kind: bit_serial, max_a_bits: 16, max_w_bits: 16, lut_group: 4, binary_group: 8, lut_share: 1}
@@ -962,13 +967,10 @@ memories:
   weights: {size_bytes: 1048576, bytes_per_cycle: 1.0}
   outputs: {size_bytes: 67108864, bytes_per_cycle: 1000000.0}
 dram: {bytes_per_cycle: 1.0}
-"""))  # fmt: skip
-    cycles = {}
-    for w in (3, 2):
-        q = f"{{a_bits: 15, w_bits: {w}, acc_bits: 32, out_bits: 8, a_encoding: int, w_encoding: int}}"
-        wl = accelsim.load_workload(write("w.yaml", _wl_text(
-            q, "  - {name: mm, type: matmul, m: 784, n: 64, k: 32}\n")))  # fmt: skip
-        cycles[w] = accelsim.simulate(arch, wl).total["cycles"]
+"""
+    rows = _by_weight_bits(write, arch_text, 15, (3, 2),
+                           "{name: mm, type: matmul, m: 784, n: 64, k: 32}")  # fmt: skip
+    cycles = {w: row["cycles"] for w, row in rows.items()}
     assert cycles[2] <= cycles[3], cycles
 
 
