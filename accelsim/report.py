@@ -200,8 +200,9 @@ class Batch:
         energy = sums["energy"] if parts is not None else None
         if actions is not None and energy is not None:
             stops = [*starts[1:].tolist(), len(cols["name"])]
+            every = {a for own in actions for a in own}
             for i, (lo, hi) in enumerate(zip(starts.tolist(), stops)):
-                for action in {a for own in actions for a in own} - set(actions[i]):
+                for action in every - set(actions[i]):
                     energy[("pe", action)][i] = np.nan
                     cols[energy_column(("pe", action))][lo:hi] = np.nan
         names = tuple(wl.name for wl in workloads)
