@@ -14,6 +14,14 @@ What each node becomes
   operands (attention's QK^T and context products) -> ``matmul``: ``m``, ``n``, ``k`` of one
   product and ``count`` = the product of the numpy-broadcast batch dimensions divided by the
   batch (a 2-D product of two computed operands has ``count 1`` and ``m`` = rows / batch).
+  ``ConvTranspose`` (any spatial rank, ``group`` g) is the GEMM that scatters each input pixel
+  into the output: per sample and group ``inputs[H_in W_in, C_in/g] @ weights[C_in/g,
+  C_out/g kh kw]``, then col2im adds each product at its output position; every input pixel
+  meets every kernel tap, so MACs = N H_in W_in C_in C_out kh kw / g whatever ``strides``,
+  ``dilations``, ``pads``, ``output_padding``, ``output_shape`` or ``auto_pad`` (they only
+  place, crop or extend that sum). Group 1 with constant weights -> ``fc`` (``tokens`` =
+  H_in W_in, ``in_features`` = C_in, ``out_features`` = C_out kh kw); otherwise -> ``matmul``
+  (``m`` = H_in W_in, ``k`` = C_in/g, ``n`` = C_out/g kh kw, ``count`` = g).
 * **Fused** into the GEMM whose output they consume when each is the only consumer of the
   previous one, starting at the GEMM (reported as fused in the import summary):
   activation functions (``Relu``, ``Clip``, ``Sigmoid``, ``HardSwish``, ``Gelu``, ...),
@@ -21,8 +29,10 @@ What each node becomes
   ``Mul``/``Div`` with a constant operand (bias, the 1/sqrt(d) attention scale), and the
   quantizers on the GEMM's output, which pass through.
 * **Non-GEMM layers**, per sample: ``MaxPool``/``AveragePool``/``GlobalAveragePool``/
-  ``GlobalMaxPool`` -> ``pool`` (``ceil_mode`` as extra bottom/right padding, so that the
-  floor rule gives ONNX's output size); ``Add``/``Sub``/``Mul``/``Div`` -> ``eltwise`` with
+  ``GlobalMaxPool`` -> ``pool`` (``kernel_shape``, ``strides``, ``pads``/``auto_pad`` and
+  ``dilations`` as the pool's fields; ``ceil_mode`` as extra bottom/right padding, so that the
+  floor rule gives ONNX's output size, a last window that would start in the end padding
+  dropped as onnxruntime does); ``Add``/``Sub``/``Mul``/``Div`` -> ``eltwise`` with
   the output shape; activation functions not fused and unfolded ``BatchNormalization`` ->
   ``activation`` with ``op`` (the lower-cased op type) and the output shape; ``Softmax``/
   ``LogSoftmax`` -> ``softmax`` and ``LayerNormalization`` (also ``RMSNormalization``,
@@ -33,6 +43,21 @@ What each node becomes
   ``Slice``, ``Gather``, ``Identity``, ``Shape``, ...), the quantizers (``QuantizeLinear``,
   ``DequantizeLinear``, QONNX ``Quant``/``BipolarQuant``/``Trunc``) and any node whose inputs
   are all constant (constant folding, shape arithmetic).
+* **onnxruntime's contrib ops** (domain ``com.microsoft``, what its quantizer and optimizer
+  write) are read as the standard op doing the same work, on the inputs that op has (MS_OPS):
+  ``QGemm`` -> ``Gemm`` (A, B, C; y_zero_point's type, float without y_scale, is the output
+  type), ``MatMulIntegerToFloat`` and ``DynamicQuantizeMatMul`` -> ``MatMul`` (the latter
+  quantizes its float A to uint8 itself: ``a_bits`` 8 ``uint``), ``QLinearAdd``/``QLinearMul``
+  -> ``Add``/``Mul``, ``QLinearSigmoid``/``QLinearLeakyRelu`` -> activations,
+  ``QLinearSoftmax`` -> ``Softmax`` (axis -1 unless given; its ``opset`` attribute says
+  whether the axis coerces to 2-D), ``QLinearAveragePool``/``QLinearGlobalAveragePool`` ->
+  pools, ``QLinearConcat`` -> ``Concat`` (no compute; its requantization is not costed),
+  ``QLinearWhere`` -> ``Where`` and ``QuantizeLinear``/``DequantizeLinear`` (int4/int16 below
+  opset 21) -> the quantizers. Shape inference runs on the standard ops (our rule, as for the
+  QONNX quantizers). ``QGemm``, ``MatMulIntegerToFloat`` and ``DynamicQuantizeMatMul``
+  accumulate in int32 as ``QLinearConv``. An NHWC (``channels_last=1``) contrib op and every
+  other contrib op (``QAttention``, ``DynamicQuantizeLSTM``, ...) stay unknown. The summary
+  names contrib ops ``com.microsoft.<op>``.
 * Anything else is not costed and named, with its count, in the summary's warnings (and in a
   Python warning from `load_onnx`). Nothing is dropped silently.
 
@@ -46,7 +71,8 @@ Shapes come from ``onnx.shape_inference`` (with data propagation). It does not p
 QONNX quantizers, so ours is run on a copy in which each ``Quant``/``IntQuant``/
 ``BipolarQuant``/``Trunc`` node is an ``Identity``: their output has their input's shape.
 Axis 0 of the graph inputs is the batch: a dynamic one is set to ``batch`` (default 1, recorded
-in ``Workload.assumed``); any other dynamic dimension is an error. Layers are stored per sample
+in ``Workload.assumed``); any other dynamic dimension is an error. Inputs no node reads are
+left out (they cost nothing). Layers are stored per sample
 and ``Workload.batch`` multiplies them back (DESIGN.md §3).
 
 Precision
@@ -106,10 +132,32 @@ ONNX_QUANTIZERS = ("QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear"
 
 CONV_OPS = ("Conv", "QLinearConv", "ConvInteger")
 MATMUL_OPS = ("Gemm", "MatMul", "QLinearMatMul", "MatMulInteger")
-QOPERATOR_OPS = ("QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger")
+QOPERATOR_OPS = ("QLinearConv", "ConvInteger", "QLinearMatMul", "MatMulInteger", "QGemm",
+                 "MatMulIntegerToFloat", "DynamicQuantizeMatMul")  # fmt: skip
+MS_DOMAIN = "com.microsoft"
+# onnxruntime's contrib ops (what its quantizer writes) read as the standard op doing the same
+# work: (standard op, the positions of that op's inputs among the contrib op's inputs; None:
+# QLinearConcat's X1, X2, ... at 2, 5, 8, ...). The others stay unknown.
+MS_OPS = {
+    "QuantizeLinear": ("QuantizeLinear", (0, 1, 2)),
+    "DequantizeLinear": ("DequantizeLinear", (0, 1, 2)),
+    "QGemm": ("Gemm", (0, 3, 6)),
+    "MatMulIntegerToFloat": ("MatMul", (0, 1)),
+    "DynamicQuantizeMatMul": ("MatMul", (0, 1)),
+    "QLinearAdd": ("Add", (0, 3)),
+    "QLinearMul": ("Mul", (0, 3)),
+    "QLinearSigmoid": ("Sigmoid", (0,)),
+    "QLinearLeakyRelu": ("LeakyRelu", (0,)),
+    "QLinearSoftmax": ("Softmax", (0,)),
+    "QLinearGlobalAveragePool": ("GlobalAveragePool", (0,)),
+    "QLinearAveragePool": ("AveragePool", (0,)),
+    "QLinearConcat": ("Concat", None),
+    "QLinearWhere": ("Where", (0, 1, 4)),
+}
+MS_ONLY_ATTRS = ("channels_last", "opset")  # contrib attributes the standard op lacks
 # (data input, weight input) of each GEMM op
 OPERANDS = {
-    "Conv": (0, 1), "ConvInteger": (0, 1), "QLinearConv": (0, 3),
+    "Conv": (0, 1), "ConvInteger": (0, 1), "QLinearConv": (0, 3), "ConvTranspose": (0, 1),
     "Gemm": (0, 1), "MatMul": (0, 1), "MatMulInteger": (0, 1), "QLinearMatMul": (0, 3),
 }  # fmt: skip
 POOL_OPS = {"MaxPool": "max", "AveragePool": "avg", "GlobalAveragePool": "global_avg",
@@ -300,7 +348,9 @@ class _Graph:
     def __init__(self, model, file: str, base_dir: str):
         self.model, self.file, self.base_dir = model, file, base_dir
         g = model.graph
-        self.nodes = list(g.node)
+        self.raw = list(g.node)  # as written; self.nodes: contrib ops read as standard ones
+        self.ms_attrs: dict[int, dict] = {}
+        self.nodes = [self._standard(i, node) for i, node in enumerate(self.raw)]
         self.init = {t.name: t for t in g.initializer}
         self.inputs = [i for i in g.input if i.name not in self.init]
         self.outputs = {o.name for o in g.output}
@@ -319,6 +369,67 @@ class _Graph:
         self.types: dict[str, int] = {}
         self.const: set[str] = set()
         self.batch = 1
+
+    def _standard(self, i: int, node):
+        """A ``com.microsoft`` op of MS_OPS as its standard op (same name and outputs, the
+        inputs of the standard op, the attributes both have); any other node as it is. An
+        NHWC (``channels_last``) contrib op stays as it is (unknown)."""
+        import onnx
+
+        if node.domain != MS_DOMAIN or node.op_type not in MS_OPS:
+            return node
+        attrs = self.attrs(node)
+        if attrs.get("channels_last", 0):
+            return node
+        op, positions = MS_OPS[node.op_type]
+        if positions is None:
+            positions = range(2, len(node.input), 3)
+        inputs = [node.input[p] if p < len(node.input) else "" for p in positions]
+        while inputs and not inputs[-1]:
+            inputs.pop()
+        view = onnx.NodeProto()
+        view.op_type, view.name = op, node.name
+        view.input.extend(inputs)
+        view.output.extend(node.output)
+        view.attribute.extend(a for a in node.attribute if a.name not in MS_ONLY_ATTRS)
+        self.ms_attrs[i] = attrs
+        return view
+
+    def label(self, i: int) -> str:
+        """The op of node ``i`` as the summary names it (``com.microsoft.QGemm``)."""
+        node = self.raw[i]
+        return f"{MS_DOMAIN}.{node.op_type}" if node.domain == MS_DOMAIN else node.op_type
+
+    def _static_type(self, t: str):
+        """The element type of ``t`` if it is an initializer, a Constant's or a graph input."""
+        if t in self.init:
+            return self.init[t].data_type
+        p = self.producer.get(t)
+        if p is not None and self.nodes[p].op_type == "Constant":
+            for a in self.nodes[p].attribute:
+                if a.name == "value":
+                    return a.t.data_type
+        for vi in self.model.graph.input:
+            if vi.name == t and vi.type.tensor_type.elem_type:
+                return vi.type.tensor_type.elem_type
+        return None
+
+    def _ms_out_type(self, i: int):
+        """The output type of a contrib op whose standard op would infer another one: QGemm
+        (its y_zero_point's type; float without y_scale), MatMulIntegerToFloat (float)."""
+        from onnx import TensorProto
+
+        node = self.raw[i]
+        if i not in self.ms_attrs:
+            return None
+        inputs = list(node.input) + [""] * 9
+        if node.op_type == "QGemm":
+            if not inputs[7]:
+                return TensorProto.FLOAT
+            return self._static_type(inputs[8]) or TensorProto.UINT8
+        if node.op_type == "MatMulIntegerToFloat":
+            return self._static_type(inputs[2]) or TensorProto.FLOAT
+        return None
 
     def _names(self) -> list[str]:
         names, seen = [], set()
@@ -349,7 +460,7 @@ class _Graph:
             )  # fmt: skip
         available = set(self.init) | {i.name for i in self.inputs}
         problems, produced = [], set()
-        for i, node in enumerate(self.nodes):
+        for i, node in enumerate(self.raw):
             for t in node.output:
                 if t in available or t in produced:
                     what = "an initializer or graph input" if t in available else "another node"
@@ -379,8 +490,8 @@ class _Graph:
         problems, dynamic, static = [], [], []
         init = set(self.init)
         for inp in model.graph.input:
-            if inp.name in init:
-                continue
+            if inp.name in init or inp.name not in self.consumers:
+                continue  # an initializer, or an input no node reads (it costs nothing)
             path = f"inputs.{inp.name}"
             tt = inp.type.tensor_type
             if not inp.type.HasField("tensor_type") or not tt.HasField("shape"):
@@ -436,11 +547,25 @@ class _Graph:
         del model.graph.value_info[:]  # stale symbolic shapes
         for out in model.graph.output:
             out.type.tensor_type.ClearField("shape")
-        for node in model.graph.node:  # our rule: a QONNX quantizer keeps its input's shape
+        nodes = []
+        for i, node in enumerate(model.graph.node):
             if node.domain in QONNX_DOMAINS and node.op_type in QONNX_QUANTIZERS:
+                # our rule: a QONNX quantizer keeps its input's shape
                 node.op_type, node.domain = "Identity", ""
                 del node.input[1:]
                 del node.attribute[:]
+            elif i in self.ms_attrs:  # a contrib op: its standard op's shape and type
+                node = onnx.NodeProto()
+                node.CopyFrom(self.nodes[i])
+                elem = self._ms_out_type(i)
+                if elem is not None:
+                    out = node.output[0]
+                    node.output[0] = f"{out}/accelsim_untyped"
+                    nodes.append(node)
+                    node = onnx.helper.make_node("Cast", [node.output[0]], [out], to=elem)
+            nodes.append(node)
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
         try:
             inferred = onnx.shape_inference.infer_shapes(model, strict_mode=False, data_prop=True)
         except Exception as exc:  # InferenceError, ValidationError
@@ -570,8 +695,10 @@ class _Graph:
                 return (1, "binary")
             if op in ("Quant", "IntQuant", "Trunc"):
                 attrs = self.attrs(node)
-                src = node.input[-1] if op == "Trunc" else node.input[3]
-                bits = self.value(src) if src else None
+                src = node.input[-1] if op == "Trunc" else (node.input[3:4] or [""])[0]
+                if not src:
+                    raise self.reject(i, f"{op} has no bit-width input", str(list(node.input)))
+                bits = self.value(src)
                 if bits is None:
                     raise self.reject(i, f"the bit-width input {src!r} is not a constant")
                 values = {float(b) for b in bits.reshape(-1)}
@@ -663,6 +790,7 @@ class _Graph:
 
         for i, node in enumerate(self.nodes):
             name, op, dom = self.names[i], node.op_type, node.domain
+            label = self.label(i)  # the op as written (a contrib op under its own name)
             outs = [t for t in node.output if t]
             try:
                 if self._is_quantizer(node):
@@ -670,22 +798,22 @@ class _Graph:
             except _Reject as exc:
                 problems.append(exc.problem)
             if i in owner:
-                (no_compute if self._is_quantizer(node) else fused)[op] += 1
+                (no_compute if self._is_quantizer(node) else fused)[label] += 1
                 for t in outs:
                     src[t] = src.get(self.nodes[owner[i]].output[0], ())
                 continue
             inputs = [t for t in node.input if t]
             if op == "Constant" or (inputs and all(t in self.const for t in inputs)):
-                no_compute[op] += 1
+                no_compute[label] += 1
                 continue
             std = dom in STANDARD_DOMAINS
             if std and op in NO_COMPUTE_OPS or self._is_quantizer(node):
-                no_compute[op] += 1
+                no_compute[label] += 1
                 for t in outs:
                     src[t] = sources(node)
                 continue
             try:
-                if std and (op in CONV_OPS or op in MATMUL_OPS):
+                if std and (op in CONV_OPS or op in MATMUL_OPS or op == "ConvTranspose"):
                     spec, info, has_weights = self._gemm(i, node)
                     tail, out_q = self._tail(i, has_weights)
                     for c in tail:
@@ -697,14 +825,14 @@ class _Graph:
                     spec = self._vector(i, node)
                     specs.append((spec.model_copy(update={"input_from": sources(node)}), None))
                 else:
-                    unknown[op if std else f"{dom}.{op}"] += 1
+                    unknown[label if std or dom == MS_DOMAIN else f"{dom}.{op}"] += 1
                     for t in outs:
                         src[t] = sources(node)
                     continue
             except _Reject as exc:
                 problems.append(exc.problem)
             except _NoShape:
-                shapeless[op] += 1
+                shapeless[label] += 1
                 for t in outs:
                     src[t] = sources(node)
                 continue
@@ -735,13 +863,22 @@ class _Graph:
         """(spec, precision info, has constant weights) of a GEMM node."""
         op = node.op_type
         d, w = OPERANDS[op]
+        if max(d, w) >= len(node.input) or not node.input[d] or not node.input[w]:
+            raise self.reject(i, f"{op} needs its data and weight inputs (inputs {d} and {w})",
+                              str(list(node.input)))  # fmt: skip
         x_t, w_t = node.input[d], node.input[w]
-        info = {"a": self.operand_q(i, x_t), "w": self.operand_q(i, w_t), "op": op}
+        info = {"a": self.operand_q(i, x_t), "w": self.operand_q(i, w_t), "op": self.raw[i].op_type}
+        if info["op"] == "DynamicQuantizeMatMul":  # quantizes its float A to uint8 itself
+            info["a"] = info["a"] or (8, "uint")
         info["out"] = self._out_q(i, node)
         name = self.names[i]
         if op in CONV_OPS:
             info["data"] = (d,)
             return self._conv(i, node, x_t, w_t, name), info, w_t in self.const
+        if op == "ConvTranspose":
+            spec = self._conv_transpose(i, node, x_t, w_t, name)
+            info["data"] = (d,) if spec.type == "fc" else (d, w)
+            return spec, info, w_t in self.const
         xs, ws = self.shape(i, x_t), self.shape(i, w_t)
         rows = "the rows of the data operand"
         if op == "Gemm":
@@ -756,6 +893,9 @@ class _Graph:
                 raise self.reject(i, f"reduction sizes differ: {k} and {k2}")
             a_shape, b_shape = (m, k), (k, n)
         else:
+            if not xs or not ws:
+                raise self.reject(i, f"{op} operands must have at least one dimension",
+                                  f"{xs} @ {ws}")  # fmt: skip
             a_shape = (1, *xs) if len(xs) == 1 else xs
             b_shape = (*ws, 1) if len(ws) == 1 else ws
             m, k, k2, n = a_shape[-2], a_shape[-1], b_shape[-2], b_shape[-1]
@@ -873,6 +1013,38 @@ class _Graph:
             padding=(begins[0], begins[1], ends[0], ends[1]), dilation=tuple(dil), groups=group,
         )  # fmt: skip
 
+    def _conv_transpose(self, i: int, node, x_t: str, w_t: str, name: str):
+        """``ConvTranspose`` as the GEMM that scatters each input pixel into the output: per
+        sample ``inputs[H_in W_in, C_in/g] @ weights[C_in/g, C_out/g kh kw]`` in each of the
+        ``g`` groups (then col2im adds the products into the output; pads, output_padding
+        and output_shape only crop or extend that sum). Group 1 with constant weights ->
+        ``fc`` (tokens = H_in W_in), else ``matmul`` (m = H_in W_in, count = g)."""
+        xs, ws = self.shape(i, x_t), self.shape(i, w_t)
+        if len(xs) < 3:
+            raise self.reject(i, "ConvTranspose needs a batch, channel and spatial axes",
+                              f"input shape {list(xs)}")  # fmt: skip
+        if xs[0] != self.batch:
+            raise self.reject(i, f"the input's batch dimension ({xs[0]}) is not the model's "
+                              f"batch ({self.batch})", f"input shape {list(xs)}")  # fmt: skip
+        if len(ws) != len(xs):
+            raise self.reject(i, "the weight's rank differs from the input's", f"{ws} vs {xs}")
+        a = self.attrs(node)
+        kernel = list(a.get("kernel_shape", ws[2:]))
+        if kernel != list(ws[2:]):
+            raise self.reject(i, "attribute kernel_shape differs from the weight's spatial shape",
+                              str(kernel), str(list(ws[2:])))  # fmt: skip
+        group = a.get("group", 1)
+        c = xs[1]
+        if not isinstance(group, int) or group < 1 or c % group or ws[0] != c:
+            raise self.reject(i, f"weight shape {list(ws)} does not match {c} input channels "
+                              f"in {group} groups (ConvTranspose weights are [C_in, C_out/group, "
+                              "k...])")  # fmt: skip
+        pixels, taps = math.prod(xs[2:]), math.prod(kernel)
+        k, n = c // group, ws[1] * taps
+        if group == 1 and w_t in self.const:
+            return FC(name=name, type="fc", in_features=k, out_features=n, tokens=pixels)
+        return MatMul(name=name, type="matmul", m=pixels, n=n, k=k, count=group)
+
     # -- non-GEMM layers ----------------------------------------------------------------------
 
     def _shape_or_none(self, t: str) -> tuple:
@@ -903,21 +1075,31 @@ class _Graph:
             return Activation(name=name, type="activation", op=op_name, shape=shape)
         rank = len(out)
         if op in SOFTMAX_OPS:
-            default = -1 if self.opset.get("", self.opset.get("ai.onnx", 21)) >= 13 else 1
-            axis = a.get("axis", default) % max(rank, 1)
-            legacy = default == 1
+            opset = self.opset.get("", self.opset.get("ai.onnx", 21))
+            default = -1 if opset >= 13 else 1
+            if i in self.ms_attrs:  # QLinearSoftmax: axis -1 unless given; its opset attribute
+                default, opset = -1, self.ms_attrs[i].get("opset", opset)  # says the semantics
+            axis = self._axis(i, a.get("axis", default), rank)
+            legacy = opset < 13
             cols = math.prod(out[axis:]) if legacy else out[axis]
         elif op == "InstanceNormalization":
             cols = math.prod(out[2:])
         elif op == "GroupNormalization":
             cols = math.prod(out[1:]) // a["num_groups"]
         else:
-            axis = a.get("axis", -1) % max(rank, 1)
+            axis = self._axis(i, a.get("axis", -1), rank)
             cols = math.prod(out[axis:])
         rows = self.split(i, math.prod(out) // cols, "the rows")
         if op in SOFTMAX_OPS:
             return Softmax(name=name, type="softmax", rows=rows, cols=cols)
         return LayerNorm(name=name, type="layernorm", rows=rows, cols=cols)
+
+    def _axis(self, i: int, axis, rank: int) -> int:
+        """Attribute ``axis`` of a rank-``rank`` tensor as 0..rank-1; out of range is an error."""
+        if not isinstance(axis, int) or not -rank <= axis < rank:
+            raise self.reject(i, f"attribute axis is out of range for a rank-{rank} tensor",
+                              repr(axis), f"{-rank}..{rank - 1}")  # fmt: skip
+        return axis % rank
 
     def _pool(self, i: int, node, a: dict, name: str):
         op = node.op_type
@@ -925,28 +1107,40 @@ class _Graph:
         c, sizes = self._spatial(i, xs, "pools")
         n = len(sizes)
         if op.startswith("Global"):
-            kernel, strides, begins, ends = list(sizes), [1] * n, [0] * n, [0] * n
+            kernel, strides, dil = list(sizes), [1] * n, [1] * n
+            begins, ends = [0] * n, [0] * n
         else:
             if "kernel_shape" not in a:
                 raise self.reject(i, "kernel_shape is missing")
             dil = self._ints(i, a, "dilations", n, 1)
-            # dilated windows: the effective extent, so that the output size is right
-            kernel = [(k - 1) * d + 1 for k, d in zip(self._ints(i, a, "kernel_shape", n, 1), dil)]
+            kernel = self._ints(i, a, "kernel_shape", n, 1)
             strides = self._ints(i, a, "strides", n, 1)
-            begins, ends = self._window(i, a, sizes, kernel, strides, [1] * n)
-            out = self.shapes.get(node.output[0])
-            if a.get("ceil_mode", 0) and out is not None:  # ONNX's size, via end padding
+            begins, ends = self._window(i, a, sizes, kernel, strides, dil)
+            if a.get("ceil_mode", 0):  # ONNX's size, via end padding
                 for j in range(n):
                     span = sizes[j] + begins[j] + ends[j]
-                    ends[j] += max(0, (out[2 + j] - 1) * strides[j] + kernel[j] - span)
+                    extent = (kernel[j] - 1) * dil[j] + 1
+                    ends[j] += self._ceil_extra(span, sizes[j] + begins[j], extent, strides[j])
         if n == 1:
-            sizes, kernel, strides = (1, *sizes), [1, *kernel], [1, *strides]
+            sizes, kernel, strides, dil = (1, *sizes), [1, *kernel], [1, *strides], [1, *dil]
             begins, ends = [0, *begins], [0, *ends]
         return Pool(
             name=name, type="pool", pool=POOL_OPS[op], channels=c, in_h=sizes[0], in_w=sizes[1],
             kernel=tuple(kernel), stride=tuple(strides),
-            padding=(begins[0], begins[1], ends[0], ends[1]),
+            padding=(begins[0], begins[1], ends[0], ends[1]), dilation=tuple(dil),
         )  # fmt: skip
+
+    @staticmethod
+    def _ceil_extra(span: int, last: int, kernel: int, stride: int) -> int:
+        """End padding that makes the floor rule give ``ceil_mode``'s output size over a padded
+        extent ``span``: ``out = ceil((span - kernel) / stride) + 1``, less one if the last
+        window would start at or past ``last`` (input plus begin padding), as onnxruntime and
+        the ONNX operator spec do ("sliding windows that would start in the right padded region
+        are ignored"; onnx's shape inference keeps that window)."""
+        out = -(-(span - kernel) // stride) + 1
+        if (out - 1) * stride >= last:
+            out -= 1
+        return max(0, (out - 1) * stride + kernel - span)
 
     # -- precision and the workload -----------------------------------------------------------
 
@@ -1045,6 +1239,9 @@ QOP_INPUTS = {
     "QLinearMatMul": {"a": (0, 1, 2), "b": (3, 4, 5), "y": (6, 7)},
     "ConvInteger": {"a": (0, None, 2), "b": (1, None, 3)},
     "MatMulInteger": {"a": (0, None, 2), "b": (1, None, 3)},
+    "QGemm": {"a": (0, 1, 2), "b": (3, 4, 5), "y": (7, 8), "bias": 6},
+    "MatMulIntegerToFloat": {"a": (0, 2, 4), "b": (1, 3, 5)},
+    "DynamicQuantizeMatMul": {"a": (0, None, None), "b": (1, 2, 3)},
 }
 QONNX_ROUNDING = ("ROUND", "ROUND_TO_ZERO", "CEIL", "FLOOR")
 
@@ -1154,18 +1351,18 @@ def _export_layer(graph, i: int, layer) -> dict:
     """The trace tensors of GEMM layer ``layer`` (node ``i``); _Skip says why not."""
     import numpy as np
 
-    node = graph.nodes[i]
+    node, raw = graph.nodes[i], graph.raw[i]  # node: a contrib op read as its standard op
     op = node.op_type
     d, w = OPERANDS[op]
     swapped = layer.type == "fc" and node.input[w] not in graph.const  # W @ x
     w_slot, x_slot = ("a", "b") if swapped else ("b", "a")
-    roles = QOP_INPUTS.get(op)
+    roles = QOP_INPUTS.get(raw.op_type)
     w_t = node.input[d if swapped else w]
     codes, scale, zp, axis = _weight_codes(graph, w_t)
     out: dict = {}
 
     def const(pos, what):
-        t = node.input[pos] if pos is not None and pos < len(node.input) else ""
+        t = raw.input[pos] if pos is not None and pos < len(raw.input) else ""
         if not t:
             return None
         v = graph.value(t)
@@ -1178,15 +1375,20 @@ def _export_layer(graph, i: int, layer) -> dict:
         scale, zp = const(s_pos, "weight scale"), const(z_pos, "weight zero point")
         n = codes.ndim
         if zp is not None and np.size(zp) > 1 or scale is not None and np.size(scale) > 1:
-            # conv: per output channel; matmul ops: per column of B, per row of A
-            axis = 0 if layer.type == "conv" else n - 2 if swapped else n - 1
+            # conv: per output channel; matmul ops: per column of B, per row of A (QGemm's
+            # transB / transA: per row of the stored B, per column of the stored A)
+            a = graph.attrs(node) if op == "Gemm" else {}
+            flip = a.get("transA" if swapped else "transB", 0)
+            rows, cols = (n - 1, n - 2) if flip else (n - 2, n - 1)
+            axis = 0 if layer.type == "conv" else rows if swapped else cols
         _, xs_pos, xz_pos = roles[x_slot]
         for key, v in (("inputs_scale", const(xs_pos, "input scale")),
                        ("inputs_zero_point", const(xz_pos, "input zero point"))):  # fmt: skip
             if v is not None:
                 out[key] = _float_scale(v) if key.endswith("scale") else _codes(v)
-        if "y" in roles:
-            out["outputs_scale"] = _float_scale(const(roles["y"][0], "output scale"))
+        ys = const(roles["y"][0], "output scale") if "y" in roles else None
+        if ys is not None:  # (a QGemm without y_scale has a float output)
+            out["outputs_scale"] = _float_scale(ys)
             yzp = const(roles["y"][1], "output zero point")
             if yzp is not None:
                 out["outputs_zero_point"] = _codes(yzp)
@@ -1335,6 +1537,9 @@ def export_tensors(graph, wl) -> tuple[dict, tuple[str, ...]]:
     tensors, notes = {}, []
     for layer in wl.layers:
         if not layer.is_gemm:
+            continue
+        if graph.nodes[index[layer.name]].op_type == "ConvTranspose":
+            notes.append(f"{layer.name}: ConvTranspose weights are not exported to a trace")
             continue
         if layer.type == "matmul":
             notes.append(f"{layer.name}: both operands are computed (no weights)")

@@ -13,7 +13,9 @@ GEMM view ``inputs[m, k] @ weights[k, n] -> outputs[m, n]`` repeated ``groups`` 
 
 Non-GEMM layers (``pool``, ``eltwise``, ``activation``, ``softmax``, ``layernorm``) are kept
 with their element counts so they are never silently dropped; whether they are costed depends
-on the arch.
+on the arch. A ``pool``'s output size follows conv's rule (``kernel``, ``stride``, ``padding``,
+``dilation``); its ``elements`` are ``batch channels out_h out_w kh kw`` (the taps each window
+reads; a dilated window skips the elements between them).
 
 A mixed-precision *assignment* file maps layer names to partial QuantSpecs and overrides the
 workload's precisions.
@@ -156,15 +158,17 @@ class Pool(_LayerBase):
     kernel: Pair
     stride: Pair = 1
     padding: Padding = 0
+    dilation: Pair = 1
 
     @model_validator(mode="after")
     def _consistent(self):
-        kh, kw = pair(self.kernel)
+        kh, kw = self.extent
         top, left, bottom, right = pads(self.padding)
         if max(top, bottom) >= kh or max(left, right) >= kw:
             # a window wholly in the padding pools no input element
+            what = "the kernel" if self.extent == pair(self.kernel) else "the dilated kernel"
             raise ValueError(
-                f"padding {list(pads(self.padding))} must be smaller than the kernel "
+                f"padding {list(pads(self.padding))} must be smaller than {what} "
                 f"{[kh, kw]} on each side"
             )
         if min(self.out_hw) < 1:
@@ -174,12 +178,18 @@ class Pool(_LayerBase):
         return self
 
     @property
+    def extent(self) -> tuple[int, int]:
+        """The span of one window, ``dilation (kernel - 1) + 1`` per axis."""
+        (kh, kw), (dh, dw) = pair(self.kernel), pair(self.dilation)
+        return dh * (kh - 1) + 1, dw * (kw - 1) + 1
+
+    @property
     def out_hw(self) -> tuple[int, int]:
-        (kh, kw), (sh, sw) = pair(self.kernel), pair(self.stride)
+        (kh, kw), (sh, sw), (dh, dw) = pair(self.kernel), pair(self.stride), pair(self.dilation)
         top, left, bottom, right = pads(self.padding)
         return (
-            _window_out(self.in_h, kh, sh, top, bottom, 1),
-            _window_out(self.in_w, kw, sw, left, right, 1),
+            _window_out(self.in_h, kh, sh, top, bottom, dh),
+            _window_out(self.in_w, kw, sw, left, right, dw),
         )
 
     def in_shape(self):
@@ -189,7 +199,8 @@ class Pool(_LayerBase):
         return (self.channels, *self.out_hw)
 
     def elements(self, batch: int) -> int:
-        """Input elements read (one compare/add each per output window position)."""
+        """Input elements read: ``kh kw`` per window (a dilated window reads its taps, not
+        the elements between them), one compare/add each."""
         kh, kw = pair(self.kernel)
         oh, ow = self.out_hw
         return batch * self.channels * oh * ow * kh * kw

@@ -302,3 +302,125 @@ def qdq_matmul(act_type) -> onnx.ModelProto:
     inits = [scalar("s", 0.05), h.make_tensor("zp", act_type, [], [0]),
              _int("w", (8, 4), np.int8, rng)]  # fmt: skip
     return finish(nodes, [vi("x", [1, 8])], [vi("y", [1, 4])], inits)
+
+
+# ------------------------------------------- float models for onnxruntime's own quantizer
+
+
+def _finish17(nodes, inputs, outputs, inits, opset=17):
+    """opset 17 (below 21, onnxruntime's quantizer writes com.microsoft Q/DQ for int4/int16)."""
+    graph = h.make_graph(nodes, "g", inputs, outputs, inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    model.ir_version = 10
+    return model
+
+
+def ort_cnn() -> onnx.ModelProto:
+    """x[1,8,8,8] -> conv1 (8->8 3x3 p1, bias) -> relu1 -> dw (3x3 p1 group 8) -> pw (1x1 8->8)
+    -> add (+ x) -> relu2 -> sig (Sigmoid) -> mul (relu2 * sig) -> lrelu (LeakyRelu)
+    -> cat (Concat lrelu, relu2 on channels: 16) -> ap (AveragePool 2x2 s2) -> gap
+    -> flat -> fc (Gemm transB 16->10, bias) -> y[1,10]."""
+    rng = np.random.default_rng(11)
+    nodes = [
+        h.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        h.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        h.make_node("Conv", ["r1", "wd", "bd"], ["d"], name="dw", group=8, pads=[1, 1, 1, 1]),
+        h.make_node("Conv", ["d", "wp", "bp"], ["p"], name="pw"),
+        h.make_node("Add", ["p", "x"], ["s"], name="add"),
+        h.make_node("Relu", ["s"], ["r2"], name="relu2"),
+        h.make_node("Sigmoid", ["r2"], ["sg"], name="sig"),
+        h.make_node("Mul", ["r2", "sg"], ["sw"], name="mul"),
+        h.make_node("LeakyRelu", ["sw"], ["lr"], name="lrelu", alpha=0.1),
+        h.make_node("Concat", ["lr", "r2"], ["cat"], name="cat", axis=1),
+        h.make_node("AveragePool", ["cat"], ["ap"], name="ap", kernel_shape=[2, 2], strides=[2, 2]),
+        h.make_node("GlobalAveragePool", ["ap"], ["g"], name="gap"),
+        h.make_node("Flatten", ["g"], ["f"], name="flat"),
+        h.make_node("Gemm", ["f", "wf", "bf"], ["y"], name="fc", transB=1),
+    ]  # fmt: skip
+    inits = [
+        f32("w1", 8, 8, 3, 3, rng=rng), f32("b1", 8, rng=rng), f32("wd", 8, 1, 3, 3, rng=rng),
+        f32("bd", 8, rng=rng), f32("wp", 8, 8, 1, 1, rng=rng), f32("bp", 8, rng=rng),
+        f32("wf", 10, 16, rng=rng), f32("bf", 10, rng=rng),
+    ]  # fmt: skip
+    return _finish17(nodes, [vi("x", [1, 8, 8, 8])], [vi("y", [1, 10])], inits)
+
+
+def ort_attention() -> onnx.ModelProto:
+    """x[1,8,16], 2 heads of 8: q, k, v = x W (16->16 each) -> heads [1,2,8,8] (k as K^T)
+    -> scores = q @ k^T -> * 0.5 -> softmax -> context = p @ v -> merge [1,8,16]
+    -> out (16->16) -> res (+ x) -> ln (LayerNormalization) -> y[1,8,16]."""
+    rng = np.random.default_rng(12)
+    shape = lambda name, dims: nh.from_array(np.array(dims, dtype=np.int64), name)  # noqa: E731
+    nodes = [
+        h.make_node("MatMul", ["x", "wq"], ["q0"], name="q"),
+        h.make_node("MatMul", ["x", "wk"], ["k0"], name="k"),
+        h.make_node("MatMul", ["x", "wv"], ["v0"], name="v"),
+        h.make_node("Reshape", ["q0", "s4"], ["q1"], name="q_split"),
+        h.make_node("Transpose", ["q1"], ["q2"], name="q_heads", perm=[0, 2, 1, 3]),
+        h.make_node("Reshape", ["k0", "s4"], ["k1"], name="k_split"),
+        h.make_node("Transpose", ["k1"], ["k2"], name="k_t", perm=[0, 2, 3, 1]),
+        h.make_node("Reshape", ["v0", "s4"], ["v1"], name="v_split"),
+        h.make_node("Transpose", ["v1"], ["v2"], name="v_heads", perm=[0, 2, 1, 3]),
+        h.make_node("MatMul", ["q2", "k2"], ["sc"], name="scores"),
+        h.make_node("Mul", ["sc", "half"], ["sc2"], name="scale"),
+        h.make_node("Softmax", ["sc2"], ["pr"], name="softmax", axis=-1),
+        h.make_node("MatMul", ["pr", "v2"], ["c"], name="context"),
+        h.make_node("Transpose", ["c"], ["c2"], name="merge_t", perm=[0, 2, 1, 3]),
+        h.make_node("Reshape", ["c2", "s3"], ["c3"], name="merge"),
+        h.make_node("MatMul", ["c3", "wo"], ["o"], name="out"),
+        h.make_node("Add", ["o", "x"], ["r"], name="res"),
+        h.make_node("LayerNormalization", ["r", "g", "b"], ["y"], name="ln", axis=-1),
+    ]
+    inits = [
+        f32("wq", 16, 16, rng=rng), f32("wk", 16, 16, rng=rng), f32("wv", 16, 16, rng=rng),
+        f32("wo", 16, 16, rng=rng), scalar("half", 0.5), shape("s4", [1, 8, 2, 8]),
+        shape("s3", [1, 8, 16]), nh.from_array(np.ones(16, np.float32), "g"),
+        nh.from_array(np.zeros(16, np.float32), "b"),
+    ]  # fmt: skip
+    return _finish17(nodes, [vi("x", [1, 8, 16])], [vi("y", [1, 8, 16])], inits)
+
+
+def ort_quantize(model, path, fmt="QOperator", per_channel=False, act="QUInt8", weight="QInt8"):
+    """``model`` quantized by onnxruntime's ``quantize_static`` (two random calibration
+    samples) into ``path``; ``fmt`` "QOperator", "QDQ" or "dynamic" (``quantize_dynamic``)."""
+    import logging
+    import warnings
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )  # fmt: skip
+
+    class Reader(CalibrationDataReader):
+        def __init__(self):
+            rng = np.random.default_rng(0)
+            dims = [[d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
+            self.samples = iter(
+                [
+                    {
+                        i.name: rng.standard_normal(d).astype(np.float32)
+                        for i, d in zip(model.graph.input, dims)
+                    }
+                    for _ in range(2)
+                ]  # fmt: skip
+            )
+
+        def get_next(self):
+            return next(self.samples, None)
+
+    src = str(path) + ".float.onnx"
+    onnx.save(model, src)
+    logging.getLogger().setLevel(logging.ERROR)  # the quantizer's "consider pre-processing"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if fmt == "dynamic":
+            quantize_dynamic(src, str(path), per_channel=per_channel,
+                             weight_type=getattr(QuantType, weight))  # fmt: skip
+        else:
+            quantize_static(src, str(path), Reader(), quant_format=getattr(QuantFormat, fmt),
+                            per_channel=per_channel, activation_type=getattr(QuantType, act),
+                            weight_type=getattr(QuantType, weight))  # fmt: skip
+    return str(path)

@@ -422,6 +422,34 @@ def _unsorted():
     return model
 
 
+def _conv_without_weights():
+    """A Conv node given only its data input (onnx's shape inference lets it through)."""
+    nodes = [h.make_node("Conv", ["x"], ["y"], name="conv")]
+    return om.finish(nodes, [om.vi("x", [1, 4, 5, 5])], [om.vi("y", None)], [])
+
+
+def _scalar_matmul():
+    """MatMul of two 0-d operands (ONNX's MatMul needs at least one dimension on each)."""
+    nodes = [h.make_node("MatMul", ["x", "w"], ["y"], name="mm")]
+    return om.finish(nodes, [om.vi("x", [])], [om.vi("y", None)], [om.scalar("w", 2.0)])
+
+
+def _quant_without_bitwidth():
+    model = om.qonnx_model()
+    del next(n for n in model.graph.node if n.name == "w1_q").input[3]
+    return model
+
+
+def _layernorm_axis(axis):
+    """x[1,16,32] -> MatMul (32->32) -> LayerNormalization over ``axis``."""
+    nodes = [
+        h.make_node("MatMul", ["x", "w"], ["m"], name="fc"),
+        h.make_node("LayerNormalization", ["m", "g", "b"], ["y"], name="ln", axis=axis),
+    ]
+    inits = [om.f32("w", 32, 32), om.f32("g", 32), om.f32("b", 32)]
+    return om.finish(nodes, [om.vi("x", [1, 16, 32])], [om.vi("y", None)], inits)  # fmt: skip
+
+
 def _gemm(*x_shape, transA=0, transB=0):
     """x (a graph input) -> Gemm with a constant B of 8 x 4 (stored [4, 8] with transB)."""
     w = om.f32("w", *((4, 8) if transB else (8, 4)))
@@ -470,6 +498,12 @@ def test_cli_batch_out_of_range(tmp_path):
         (_unknown_before_gemm, {}, r"m\.onnx: nodes\.fc: the shape of 'z' is unknown after ONNX shape inference"),
         (_duplicate_output, {}, r"m\.onnx: nodes\.relu1: output 'w2' has the name of an initializer or graph input's tensor"),
         (_unsorted, {}, r"m\.onnx: nodes\.relu6: input 'd' is produced by a later node: the graph is not sorted"),
+        # malformed nodes that shape inference lets through: before, an IndexError traceback
+        (_conv_without_weights, {}, r"m\.onnx: nodes\.conv: Conv needs its data and weight inputs \(inputs 0 and 1\); found \['x'\]"),
+        (_scalar_matmul, {}, r"m\.onnx: nodes\.mm: MatMul operands must have at least one dimension; found \(\) @ \(\)"),
+        (_quant_without_bitwidth, {}, r"m\.onnx: nodes\.w1_q: Quant has no bit-width input; found \['w1', 'qs', 'qz'\]"),
+        # before: axis 9 taken modulo the rank (axis 1), a layernorm over 16 x 32 elements
+        (lambda: _layernorm_axis(9), {}, r"m\.onnx: nodes\.ln: attribute axis is out of range for a rank-3 tensor; found 9; allowed: -3\.\.2"),
     ],
 )  # fmt: skip
 def test_bad_models(tmp_path, build, kwargs, match):
@@ -530,6 +564,70 @@ def test_asymmetric_window_attributes(tmp_path):
         wl = accelsim.load_workload(_save(tmp_path, model))
         assert (wl.layer("win").spec.out_hw, wl.macs) == (out_hw, macs), attrs
         assert _ort_run(model)[0].shape[2:] == out_hw, attrs
+
+
+def _pool_model(op, x_shape, **attrs):
+    node = h.make_node(op, ["x"], ["y"], name="pool", **attrs)
+    return om.finish([node], [om.vi("x", x_shape)], [om.vi("y", None)], [])
+
+
+@pytest.mark.parametrize(
+    ("op", "x_shape", "attrs", "out_hw", "ends", "elements"),
+    [
+        ("MaxPool", [1, 3, 8, 9], {"kernel_shape": [3, 2], "strides": [3, 3]}, (3, 3), (1, 0), 162),
+        ("AveragePool", [1, 3, 11], {"kernel_shape": [1], "strides": [3]}, (1, 4), (0, 0), 12),
+        ("MaxPool", [1, 3, 10, 11], {"kernel_shape": [3, 2], "strides": [2, 2], "pads": [0, 1, 0, 1]},
+         (5, 6), (1, 1), 540),
+        ("MaxPool", [1, 3, 7, 7], {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]},
+         (4, 4), (1, 1), 432),
+    ],
+)  # fmt: skip
+def test_pool_ceil_mode_drops_a_window_starting_in_the_padding(
+    tmp_path, op, x_shape, attrs, out_hw, ends, elements
+):
+    """ceil_mode: out = ceil((in + pads - k) / s) + 1, less one when that last window would
+    start in the end padding, i.e. at or past in + begin pad (ONNX spec; onnxruntime).
+
+    MaxPool 3x2 s3 on 8x9: h ceil(5/3)+1 = 3, last start 6 < 8; w ceil(7/3)+1 = 4, last start
+    9 >= 9 -> 3. End padding for the floor rule: h (3-1)*3+3-8 = 1, w (3-1)*3+2-9 < 0 -> 0.
+    3 channels x 9 windows x 6 reads = 162.
+    AveragePool k1 s3 on 11: ceil(10/3)+1 = 5, last start 12 >= 11 -> 4; 3 x 4 x 1 = 12.
+    MaxPool 3x2 s2 pads [0,1,0,1] on 10x11: h ceil(7/2)+1 = 5 (start 8 < 10), end pad
+    0 + (4*2+3-10) = 1; w ceil(11/2)+1 = 7, start 12 >= 11+1 -> 6, end 1 + (5*2+2-13 < 0) = 1.
+    3 x 30 x 6 = 540.
+    MaxPool 3x3 s2 pads 1 on 7x7: ceil(6/2)+1 = 4, start 6 < 8: 4 (no window dropped);
+    end 1 + (3*2+3-9 = 0) = 1; 3 x 16 x 9 = 432.
+    onnx's shape inference keeps the dropped window (4, 5 and 7 above): the first three were
+    refused with "padding ... must be smaller than the kernel".
+    """
+    model = _pool_model(op, x_shape, ceil_mode=1, **attrs)
+    wl = accelsim.load_workload(_save(tmp_path, model))
+    (pool,) = wl.layers
+    top, left, bottom, right = pool.spec.padding
+    assert (pool.spec.out_hw, (bottom, right), pool.elements) == (out_hw, ends, elements)
+    assert _ort_run(model)[0].shape[2:] == out_hw[4 - len(x_shape) :]  # 1-D: (1, w)
+
+
+def test_unused_inputs_say_nothing_about_the_batch(tmp_path):
+    """Graph inputs no node reads cost nothing and do not set the batch or need static shapes.
+
+    Inputs: extra[5] (unused, listed first), x[2,8], mask[5,S] (unused, dynamic axis 1),
+    blob (unused, no shape). Gemm x @ w^T, w[4,8]: batch 2 (x's axis 0), tokens 1, n 4, k 8:
+    2 * 4 * 8 = 64 MACs. Before: batch 5 from the unused input ("the rows of the data operand
+    (2) are not a multiple of the batch (5)"), and errors for mask's dynamic axis and blob's
+    missing shape.
+    """
+    nodes = [h.make_node("Gemm", ["x", "w"], ["y"], name="fc", transB=1)]
+    inputs = [om.vi("extra", [5]), om.vi("x", [2, 8]), om.vi("mask", [5, "S"]),
+              h.make_tensor_value_info("blob", T.FLOAT, None)]  # fmt: skip
+    model = om.finish(nodes, inputs, [om.vi("y", None)], [om.f32("w", 4, 8)])
+    wl = accelsim.load_workload(_save(tmp_path, model))
+    assert (wl.batch, _rows(wl), wl.macs, wl.assumed[0].name) == (
+        2,
+        {"fc": ("fc", 2, 4, 8, 1, 0)},
+        64,
+        "quant",
+    )
 
 
 def test_float8_names_every_quantizer(tmp_path):
@@ -631,3 +729,311 @@ def test_cli_bad_model_exits_2_and_writes_nothing(tmp_path):
     assert "Traceback" not in proc.stderr
     assert "bad.onnx: nodes.w3_dq: input 'w3' is neither an initializer" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.onnx"]
+
+
+@pytest.mark.parametrize(
+    ("op", "attrs", "out_hw", "padding", "elements"),
+    [
+        ("MaxPool", {"kernel_shape": [2, 2], "dilations": [1, 2], "strides": [1, 2]},
+         (9, 4), (0, 0, 0, 0), 4 * 36 * 4),
+        ("MaxPool", {"kernel_shape": [3, 3], "dilations": [2, 2], "strides": [2, 2],
+                     "ceil_mode": 1}, (4, 4), (0, 0, 1, 1), 4 * 16 * 9),
+        ("AveragePool", {"kernel_shape": [2, 3], "dilations": [3, 2], "pads": [1, 2, 1, 2]},
+         (9, 10), (1, 2, 1, 2), 4 * 90 * 6),
+    ],
+)  # fmt: skip
+def test_dilated_pool(tmp_path, op, attrs, out_hw, padding, elements):
+    """x[1,4,10,10]; a dilated pool is stored with its ``dilation``, not as a wider window.
+
+    MaxPool 2x2 dilations [1,2] strides [1,2]: the window spans 2 by 3; out (10-2)//1+1 = 9 by
+    (10-3)//2+1 = 4; 4 channels x 36 windows x 4 taps = 576 (before: a 2x3 window, 864).
+    MaxPool 3x3 dilations 2 s2 ceil_mode: span 5, out ceil((10-5)/2)+1 = 4 (last start 6 < 10),
+    end padding (4-1)*2+5-10 = 1; 4 x 16 x 9 = 576 (before: 5x5 windows, 1,600).
+    AveragePool 2x3 dilations [3,2] pads [1,2,1,2]: spans 4 by 5; out (12-4)+1 = 9 by
+    (14-5)+1 = 10; 4 x 90 x 6 = 2,160 (before 4 x 90 x 20 = 7,200).
+    Output sizes as onnxruntime's.
+    """
+    model = _pool_model(op, [1, 4, 10, 10], **attrs)
+    (pool,) = accelsim.load_workload(_save(tmp_path, model)).layers
+    dilation = tuple(attrs["dilations"])
+    assert (pool.spec.out_hw, pool.spec.padding, pool.spec.dilation, pool.elements) == (
+        out_hw, padding, dilation, elements)  # fmt: skip
+    assert pool.spec.kernel == tuple(attrs["kernel_shape"])
+    assert _ort_run(model)[0].shape[2:] == out_hw
+
+
+# ------------------------------------------- models quantized by onnxruntime's quantizer
+
+
+def _ort_shapes(path):
+    """Every node output's shape as onnxruntime computes it (intermediates made outputs)."""
+    import onnxruntime as ort
+
+    model = onnx.load(path)
+    have = {o.name for o in model.graph.output}
+    for node in model.graph.node:
+        model.graph.output.extend(
+            h.make_empty_tensor_value_info(t) for t in node.output if t and t not in have
+        )
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs() if "int4" not in o.type]
+    rng = np.random.default_rng(0)
+    feeds = {i.name: rng.standard_normal(i.shape).astype(np.float32) for i in sess.get_inputs()}
+    return {t: y.shape for t, y in zip(names, sess.run(names, feeds))}
+
+
+def _check_shapes_against_ort(path, wl):
+    """Each layer's output (per sample) has the size onnxruntime gives its node's output."""
+    nodes = {n.name: n for n in onnx.load(path).graph.node}
+    shapes = _ort_shapes(path)
+    for la in wl.layers:
+        y = shapes[nodes[la.name].output[0]]
+        out = la.spec.out_shape()
+        assert int(np.prod(out)) * wl.batch == int(np.prod(y)), (la.name, out, y)
+        if la.type in ("conv", "pool"):
+            assert out == tuple(y[1:]), (la.name, out, y)
+
+
+CNN_LAYERS = {  # (type, m, n, k, groups, elements) of om.ort_cnn
+    "conv1": ("conv", 64, 8, 72, 1, 0),
+    "dw": ("conv", 64, 1, 9, 8, 0),
+    "pw": ("conv", 64, 8, 8, 1, 0),
+    "add": ("eltwise", 0, 0, 0, 0, 512),
+    "sig": ("activation", 0, 0, 0, 0, 512),
+    "mul": ("eltwise", 0, 0, 0, 0, 512),
+    "lrelu": ("activation", 0, 0, 0, 0, 512),
+    "ap": ("pool", 0, 0, 0, 0, 1024),
+    "gap": ("pool", 0, 0, 0, 0, 256),
+    "fc": ("fc", 1, 10, 16, 1, 0),
+}
+
+
+@pytest.mark.parametrize(
+    ("fmt", "per_channel", "act", "weight", "bits"),
+    [
+        ("QOperator", False, "QUInt8", "QInt8", (8, "uint", 8, "int", 8)),
+        ("QOperator", True, "QInt8", "QInt8", (8, "int", 8, "int", 8)),
+        ("QDQ", True, "QUInt8", "QInt4", (8, "uint", 4, "int", 8)),  # com.microsoft Q/DQ
+        ("QDQ", False, "QInt16", "QInt8", (16, "int", 8, "int", 16)),
+    ],
+)  # fmt: skip
+def test_ort_quantized_cnn(tmp_path, fmt, per_channel, act, weight, bits):
+    """om.ort_cnn quantized by onnxruntime's quantize_static.
+
+    x[1,8,8,8]; conv1 8->8 3x3 p1: m 64, n 8, k 72: 36,864 MACs; dw 3x3 group 8: m 64, n 1,
+    k 9, groups 8: 4,608; pw 1x1: m 64, n 8, k 8: 4,096; fc (QGemm in QOperator) 16->10: 160.
+    Total 45,728 (before: QOperator's QGemm not costed, 45,568, and every layer after the
+    first com.microsoft op without a shape: an error; QDQ int4 below opset 21 writes
+    com.microsoft Q/DQ, whose outputs had no shape either).
+    add (QLinearAdd) 8x8x8 = 512 elements; sig (QLinearSigmoid) 512; mul (QLinearMul) 512;
+    lrelu (QLinearLeakyRelu) 512; cat (QLinearConcat) no compute; ap (QLinearAveragePool 2x2
+    s2 on 16 channels): 16 x 4x4 x 4 = 1,024; gap (QLinearGlobalAveragePool): 16 x 16 = 256.
+    Both formats drop relu2 (the requantization clamps); QOperator names its nodes
+    ``<name>_quant``. Bits from the zero-point types
+    (activation type, weight type; the output is the next activation quantizer's).
+    Shapes as onnxruntime's.
+    """
+    path = om.ort_quantize(om.ort_cnn(), tmp_path / "q.onnx", fmt, per_channel, act, weight)
+    wl, summary = import_onnx(path)
+    suffix = "_quant" if fmt == "QOperator" else ""
+    expected = {f"{k}{suffix}": v for k, v in CNN_LAYERS.items()}
+    assert _rows(wl) == expected
+    assert wl.macs == 36_864 + 4_608 + 4_096 + 160 == 45_728
+    assert set(_bits(wl).values()) == {bits}
+    assert summary.unknown == {} and summary.shapeless == {}
+    if fmt == "QOperator":
+        assert summary.no_compute == {"QuantizeLinear": 1, "com.microsoft.QLinearConcat": 1,
+                                      "Flatten": 1, "DequantizeLinear": 1}  # fmt: skip
+        assert wl.assumed == ()  # QGemm accumulates in int32 as QLinearConv does
+        assert _sources(wl)["ap_quant"] == ("lrelu_quant", "add_quant")  # through the concat
+    _check_shapes_against_ort(path, wl)
+
+
+def test_ort_quantized_attention(tmp_path):
+    """om.ort_attention, QOperator (uint8 activations, int8 weights).
+
+    q, k, v, out 16->16 on 8 tokens: fc m 8, n 16, k 16: 2,048 each; scores [1,2,8,8] @
+    [1,2,8,8]: matmul m 8, n 8, k 8, count 2: 1,024 (the * 0.5 QLinearMul has a constant
+    operand: fused); context likewise 1,024; total 10,240. QLinearSoftmax over the last
+    axis (its ``opset`` attribute 17 >= 13): rows 2*8 = 16, cols 8; res (QLinearAdd) 8x16 =
+    128 elements; the float LayerNormalization: rows 8, cols 16. Both operands of scores and
+    context are uint8 activations. Shapes as onnxruntime's.
+    """
+    path = om.ort_quantize(om.ort_attention(), tmp_path / "a.onnx")
+    wl, summary = import_onnx(path)
+    assert _rows(wl) == {
+        "q_quant": ("fc", 8, 16, 16, 1, 0), "k_quant": ("fc", 8, 16, 16, 1, 0),
+        "v_quant": ("fc", 8, 16, 16, 1, 0), "scores_quant": ("matmul", 8, 8, 8, 2, 0),
+        "softmax_quant": ("softmax", 0, 0, 0, 0, 128),
+        "context_quant": ("matmul", 8, 8, 8, 2, 0), "out_quant": ("fc", 8, 16, 16, 1, 0),
+        "res_quant": ("eltwise", 0, 0, 0, 0, 128), "ln": ("layernorm", 0, 0, 0, 0, 128),
+    }  # fmt: skip
+    assert wl.macs == 4 * 2_048 + 2 * 1_024 == 10_240
+    sm = wl.layer("softmax_quant").spec
+    assert (sm.rows, sm.cols) == (16, 8)
+    assert summary.fused == {"com.microsoft.QLinearMul": 1} and summary.unknown == {}
+    assert _bits(wl)["scores_quant"] == (8, "uint", 8, "uint", 8)
+    assert _bits(wl)["q_quant"] == (8, "uint", 8, "int", 8)
+    _check_shapes_against_ort(path, wl)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "per_channel", "weight"),
+    [("QOperator", True, "QInt8"), ("QDQ", True, "QInt4"), ("QDQ", False, "QUInt8")],
+)
+def test_ort_quantized_with_tensors(tmp_path, fmt, per_channel, weight):
+    """--with-tensors on quantizer output: each GEMM layer's integer weights are the
+    quantizer's own initializers (QLinearConv / QGemm input 3, or the input of the weight's
+    DequantizeLinear, com.microsoft's for int4) and so are their scales; fc [out, in] is the
+    Gemm's transB weight as stored. Before: the QGemm layer did not exist, and the QDQ int4
+    model was a ConfigError (no shapes after com.microsoft Q/DQ)."""
+    from onnx import numpy_helper
+
+    path = om.ort_quantize(om.ort_cnn(), tmp_path / "q.onnx", fmt, per_channel, "QUInt8", weight)
+    wl, summary = import_onnx(path, with_tensors=True)
+    model = onnx.load(path)
+    init = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    producer = {t: n for n in model.graph.node for t in n.output}
+    nodes = {n.name: n for n in model.graph.node}
+    assert summary.tensor_notes == ()
+    assert set(summary.tensors) == {la.name for la in wl.layers if la.is_gemm}
+    assert len(summary.tensors) == 4  # conv1, dw, pw and fc (QOperator: the QGemm)
+    for la in wl.layers:
+        if not la.is_gemm:
+            continue
+        node = nodes[la.name]
+        if fmt == "QOperator":
+            w, scale = init[node.input[3]], init[node.input[4]]
+        else:
+            dq = producer[node.input[1]]
+            w, scale = init[dq.input[0]], init[dq.input[1]]
+        got = summary.tensors[la.name]
+        assert got["weights"].shape == w.shape, la.name
+        np.testing.assert_array_equal(got["weights"].astype(np.int64), w.astype(np.int64))
+        np.testing.assert_array_equal(got["weights_scale"].reshape(-1), scale.reshape(-1))
+
+
+def _contrib_gemms():
+    """x[1,4,8] -> DynamicQuantizeMatMul (B int8 [8,6]) -> y1[1,4,6];
+    DynamicQuantizeLinear(x) -> MatMulIntegerToFloat (uint8 A, B int8 [8,5]) -> y2[1,4,5];
+    x -> QuantizeLinear uint8 -> QLinearGlobalAveragePool channels_last=1 (NHWC) -> y3."""
+    rng = np.random.default_rng(3)
+    ms = "com.microsoft"
+    nodes = [
+        h.make_node("DynamicQuantizeMatMul", ["x", "b1", "s", "zp_i8"], ["y1"], name="dqmm",
+                    domain=ms),
+        h.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"], name="dql"),
+        h.make_node("MatMulIntegerToFloat", ["xq", "b2", "xs", "s", "xz", "zp_i8"], ["y2"],
+                    name="mmitf", domain=ms),
+        h.make_node("QuantizeLinear", ["x4", "s", "zp_u8"], ["x4q"], name="x4_q"),
+        h.make_node("QLinearGlobalAveragePool", ["x4q", "s", "zp_u8", "s", "zp_u8"], ["y3"],
+                    name="gap_nhwc", domain=ms, channels_last=1),
+    ]  # fmt: skip
+    inits = [om._int("b1", (8, 6), np.int8, rng), om._int("b2", (8, 5), np.int8, rng),
+             om.scalar("s", 0.05), om.scalar("zp_i8", 0, np.int8),
+             om.scalar("zp_u8", 128, np.uint8)]  # fmt: skip
+    graph = h.make_graph(nodes, "g", [om.vi("x", [1, 4, 8]), om.vi("x4", [1, 3, 3, 4])],
+                         [om.vi("y1", None), om.vi("y2", None), om.vi("y3", None, T.UINT8)],
+                         inits)  # fmt: skip
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17), h.make_opsetid(ms, 1)])
+    model.ir_version = 10
+    return model
+
+
+def test_contrib_gemms_and_an_nhwc_op(tmp_path):
+    """onnxruntime's DynamicQuantizeMatMul and MatMulIntegerToFloat (what its optimizer fuses
+    dynamic quantization into) are GEMMs: fc tokens 4, 8->6: 192 MACs (A quantized to uint8
+    inside the op; B int8) and 8->5: 160 (A uint8 from DynamicQuantizeLinear). Both float
+    outputs: out_bits = a_bits, assumed. An NHWC (channels_last) contrib op stays unknown and
+    named. Before: both GEMMs unknown ("the model has no layers accelsim can cost")."""
+    path = _save(tmp_path, _contrib_gemms())
+    shapes = _ort_shapes(path)
+    wl, summary = import_onnx(path)
+    assert _rows(wl) == {"dqmm": ("fc", 4, 6, 8, 1, 0), "mmitf": ("fc", 4, 5, 8, 1, 0)}
+    assert (shapes["y1"], shapes["y2"]) == ((1, 4, 6), (1, 4, 5))
+    assert wl.macs == 192 + 160
+    assert set(_bits(wl).values()) == {(8, "uint", 8, "int", 8)}
+    assert summary.unknown == {"com.microsoft.QLinearGlobalAveragePool": 1}
+    assert [a.name for a in wl.assumed] == ["out_bits"]  # int32 accumulators: not assumed
+
+
+# ----------------------------------------------------------------------- ConvTranspose
+
+
+def _col2im(x, w, group, strides, dilations, begin, out_hw):
+    """ConvTranspose by its GEMM lowering (module docstring): per group, inputs
+    [N*H*W, C_in/g] @ weights [C_in/g, C_out/g*kh*kw], then each product added at output
+    position (h*s + i*d - pad, w*s + j*d - pad). Returns the output and the MACs done."""
+    n, c, hh, ww = x.shape
+    cog, kh, kw = w.shape[1:]
+    cg = c // group
+    out = np.zeros((n, cog * group, *out_hw))
+    macs = 0
+    for g in range(group):
+        a = x[:, g * cg : (g + 1) * cg].transpose(0, 2, 3, 1).reshape(-1, cg).astype(np.float64)
+        b = w[g * cg : (g + 1) * cg].reshape(cg, -1).astype(np.float64)
+        macs += a.shape[0] * a.shape[1] * b.shape[1]
+        prod = (a @ b).reshape(n, hh, ww, cog, kh, kw)
+        for y0, x0, i, j in np.ndindex(hh, ww, kh, kw):
+            oy = y0 * strides[0] + i * dilations[0] - begin[0]
+            ox = x0 * strides[1] + j * dilations[1] - begin[1]
+            if 0 <= oy < out_hw[0] and 0 <= ox < out_hw[1]:
+                out[:, g * cog : (g + 1) * cog, oy, ox] += prod[:, y0, x0, :, i, j]
+    return out, macs
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "attrs", "begin", "out_hw"),
+    [
+        # out = s (in - 1) + output_padding + d (k - 1) + 1 - pads
+        ([1, 4, 5, 6], [4, 3, 3, 3], {"strides": [2, 2]}, (0, 0), (11, 13)),
+        ([2, 4, 3, 4], [4, 2, 3, 2], {"strides": [2, 3], "pads": [1, 0, 0, 1], "output_padding": [1, 2],
+                                      "dilations": [1, 2]}, (1, 0), (7, 13)),
+        ([1, 6, 4, 4], [6, 1, 2, 2], {"group": 3, "strides": [2, 2], "auto_pad": "SAME_UPPER"}, (0, 0), (8, 8)),
+        ([1, 4, 3, 3], [4, 2, 3, 3], {"group": 2, "strides": [2, 2], "auto_pad": "SAME_LOWER"}, (1, 1), (6, 6)),
+        ([1, 2, 3, 3], [2, 2, 3, 3], {"strides": [2, 2], "output_shape": [8, 7]}, (0, 0), (8, 7)),
+    ],
+)  # fmt: skip
+def test_conv_transpose_is_a_gemm(tmp_path, x_shape, w_shape, attrs, begin, out_hw):
+    """ConvTranspose: each input pixel meets every kernel tap of its group, so per group
+    inputs [N*H_in*W_in, C_in/g] @ weights [C_in/g, C_out/g*kh*kw] and MACs = N H_in W_in
+    C_in C_out kh kw / g, whatever the pads, output_padding, output_shape or auto_pad (they
+    crop or extend where the products land). Group 1: fc (tokens H_in W_in, in C_in, out
+    C_out kh kw); group g > 1: matmul (m H_in W_in, k C_in/g, n C_out/g kh kw, count g).
+    Checked by brute force: the lowering, scattered into the output (col2im), equals
+    onnxruntime's output, with onnxruntime's output shape. Before: not costed (unknown op).
+
+    Case 1: 1*5*6*4*3*3*3 = 1,080 MACs; out 2*4+3 = 11 by 2*5+3 = 13.
+    Case 2: 2*3*4*4*2*3*2 = 1,152; out 2*2+1+3-(1+0) = 7 by 3*3+2+(2*1+1)-(0+1) = 13.
+    Case 3: group 3: 1*4*4*6*3*2*2 / 3 = 384; SAME: out = in*s = 8.
+    Case 4: group 2: 1*3*3*4*4*3*3 / 2 = 648; SAME_LOWER: total pad 2*2+3-6 = 1, begin 1.
+    Case 5: output_shape [8, 7]: the full 7x7 extended by output padding; 1*3*3*2*2*3*3 = 324.
+    """
+    rng = np.random.default_rng(5)
+    w = (rng.standard_normal(w_shape) * 0.1).astype(np.float32)
+    node = h.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", **attrs)
+    model = om.finish([node], [om.vi("x", x_shape)], [om.vi("y", None)],
+                      [onnx.numpy_helper.from_array(w, "w")])  # fmt: skip
+    wl, summary = import_onnx(_save(tmp_path, model))
+    (up,) = wl.layers
+    n, c, hh, ww = x_shape
+    group = attrs.get("group", 1)
+    cog, kh, kw = w_shape[1:]
+    assert summary.unknown == {}
+    if group == 1:
+        assert (up.type, up.spec.tokens, up.spec.in_features, up.spec.out_features) == (
+            "fc", hh * ww, c, cog * kh * kw)  # fmt: skip
+    else:
+        assert (up.type, up.spec.m, up.spec.k, up.spec.n, up.spec.count) == (
+            "matmul", hh * ww, c // group, cog * kh * kw, group)  # fmt: skip
+    assert wl.macs == n * hh * ww * c * cog * group * kh * kw // group
+    x = rng.standard_normal(x_shape).astype(np.float32)
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    (y,) = sess.run(None, {"x": x})
+    assert y.shape[2:] == out_hw
+    lowered, macs = _col2im(x, w, group, attrs.get("strides", [1, 1]),
+                            attrs.get("dilations", [1, 1]), begin, out_hw)  # fmt: skip
+    np.testing.assert_allclose(lowered, y, atol=1e-5)
+    assert macs == wl.macs

@@ -71,3 +71,52 @@ def test_every_input_shape_equals_its_producers_output(name):
             )
             checked += 1
     assert checked >= len(wl.layers) - 1 - sum(la.type == "matmul" for la in wl.layers)
+
+
+POOL_WL = """name: p
+batch: 2
+quant: {{a_bits: 8, w_bits: 8, acc_bits: 32, out_bits: 8, a_encoding: uint, w_encoding: int}}
+layers:
+  - {{name: c, type: conv, in_channels: 3, out_channels: 4, in_h: 10, in_w: 10, kernel: 1}}
+  - {{name: p, type: pool, pool: max, channels: 4, in_h: 10, in_w: 10, {pool}, input_from: [c]}}
+"""
+
+
+@pytest.mark.parametrize(
+    ("pool", "out_hw", "elements"),
+    [
+        # out (10 - 1*(2-1) - 1)//1 + 1 = 9 by (10 - 2*(2-1) - 1)//2 + 1 = 4: 2*4*36 windows
+        # of 2x2 = 4 taps (the window spans 2x3, the middle column is skipped)
+        ("kernel: 2, stride: [1, 2], dilation: [1, 2]", (9, 4), 2 * 4 * 36 * 4),
+        # 3x3 taps spanning 5x5, pads 2: (10 + 4 - 5)//1 + 1 = 10; 2*4*100 windows x 9 taps
+        ("kernel: 3, padding: 2, dilation: 2", (10, 10), 2 * 4 * 100 * 9),
+        # no dilation: as before, (10-2)//2+1 = 5 by 5, 2*4*25 x 4
+        ("kernel: 2, stride: 2", (5, 5), 2 * 4 * 25 * 4),
+    ],
+)  # fmt: skip
+def test_pool_dilation(write, pool, out_hw, elements):
+    """A pool's ``dilation`` (ONNX MaxPool/AveragePool ``dilations``): out as conv's rule,
+    ``out = (in + pads - dilation (k - 1) - 1) // stride + 1``, and ``kh kw`` reads per
+    window. Before: no such field (an unknown-key error)."""
+    wl = accelsim.load_workload(write("w.yaml", POOL_WL.format(pool=pool)))
+    layer = wl.layer("p")
+    assert (layer.spec.out_hw, layer.elements) == (out_hw, elements)
+
+
+@pytest.mark.parametrize(
+    ("pool", "match"),
+    [
+        ("kernel: 2, dilation: 0", r"layers\.1\.dilation: out of range; found 0"),
+        ("kernel: 2, dilation: [1, 2, 3]", r"layers\.1\.dilation"),
+        # the dilated window spans 5: padding 5 would leave a window wholly in the padding
+        ("kernel: 3, dilation: 2, padding: 5", r"layers\.1: padding \[5, 5, 5, 5\] must be smaller than the dilated kernel \[5, 5\] on each side$"),
+        # spans (6-1)*2+1 = 11 > 10 + 0 padding
+        ("kernel: 6, dilation: 2", r"layers\.1: the kernel does not fit the padded input: output would be \(0, 0\)$"),
+    ],
+)  # fmt: skip
+def test_pool_dilation_checked(write, pool, match):
+    """``dilation`` is validated as a conv's (positive int or pair), and the window checks use
+    the dilated span ``dilation (k - 1) + 1``."""
+    with pytest.raises(accelsim.ConfigError, match=match) as info:
+        accelsim.load_workload(write("w.yaml", POOL_WL.format(pool=pool)))
+    assert len(info.value.problems) == 1
