@@ -34,8 +34,9 @@ field                       what
                             onnxruntime), unsigned if the array's dtype is unsigned
 ``outputs_scale``           float, per tensor (needs ``inputs_scale`` and ``weights_scale``)
 ``outputs_zero_point``      integer, per tensor (needs ``outputs_scale``)
-``bias``                    integer, ``(channels,)``, added to the accumulator before the
-                            outputs (ONNX QLinearConv's int32 ``B``)
+``bias``                    integer, ``(channels,)``, the accumulator's initial value (ONNX
+                            QLinearConv's int32 ``B``): part of every accumulator `verify`
+                            reports on (overflows, saturations, bits needed)
 ``supermask``               0/1 (or bool), the shape of ``weights``: which generated weights a
                             hidden network keeps (Hiddenite, `accelsim.reference.supermask`)
 ==========================  ====================================================================
@@ -225,15 +226,13 @@ def _check_layer(layer: Layer, given: dict, file: str) -> tuple[dict, list[Probl
         if arr is None:
             continue
         if key == "supermask":
-            if not (arr.dtype == np.bool_ or np.issubdtype(arr.dtype, np.integer)) or (
-                arr.size and not np.all((arr == 0) | (arr == 1))
-            ):
+            if arr.dtype.kind not in "biu" or (arr.size and not np.all((arr == 0) | (arr == 1))):
                 found = str(arr.dtype) if arr.dtype.kind not in "biu" else "values other than 0/1"
                 problems.append(Problem(file, None, path, "a supermask holds 0/1 flags", found,
                                         "bool, or integers 0 and 1"))  # fmt: skip
                 continue
         elif key in INT_FIELDS:
-            if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+            if arr.dtype.kind not in "iu":  # not bool, nor timedelta64 (a numpy 'integer')
                 problems.append(Problem(file, None, path, "must hold integer codes", str(arr.dtype),
                                         "an integer dtype (int8, uint8, int32, ...)"))  # fmt: skip
                 continue
@@ -727,25 +726,27 @@ def _bits_needed(lo: int, hi: int) -> int:
     return need
 
 
-def _run(layer: Layer, x: np.ndarray, w: np.ndarray, acc_bits: int, overflow: str):
+def _run(layer: Layer, x: np.ndarray, w: np.ndarray, acc_bits: int, overflow: str,
+         bias=None):  # fmt: skip
     """The layer on centered operands through the bit-accurate reference:
-    ``(outputs, number of outputs that overflowed / saturated)``."""
+    ``(outputs, number of outputs that overflowed / saturated)``. ``bias`` (per output
+    channel) is the accumulator's initial value (`accelsim.reference.int_gemm`)."""
     from accelsim.reference import int_conv2d, int_gemm
 
     s = layer.spec
     if layer.type == "conv":
         return int_conv2d(x, w, s.stride, _pads(s.padding), s.dilation, s.groups, acc_bits,
-                          overflow, return_overflow=True)  # fmt: skip
+                          overflow, return_overflow=True, bias=bias)  # fmt: skip
     if layer.type == "fc":
         y, bad = int_gemm(x.reshape(-1, x.shape[-1]), w.T, acc_bits, overflow,
-                          return_overflow=True)  # fmt: skip
+                          return_overflow=True, bias=bias)  # fmt: skip
         return y.reshape(*x.shape[:-1], w.shape[0]), bad
     n, count = x.shape[:2]
     out = np.empty((n, count, s.m, s.n), np.int64)
     bad = 0
     for i in range(n):
         for c in range(count):
-            y, b = int_gemm(x[i, c], w[c], acc_bits, overflow, return_overflow=True)
+            y, b = int_gemm(x[i, c], w[c], acc_bits, overflow, return_overflow=True, bias=bias)
             out[i, c] = y
             bad += b
     return out, bad
@@ -798,31 +799,35 @@ def _limbs(v: np.ndarray, bits: int) -> list[np.ndarray]:
     return limbs + [v]
 
 
-def _exact(layer: Layer, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """The layer's exact outputs. When a sum could reach 2**63 (wide operands or a long
-    reduction) int64 would wrap: the operands are then cut into limbs narrow enough for exact
-    int64 sums and the partial outputs recombined as Python ints (an object array)."""
+def _exact(layer: Layer, x: np.ndarray, w: np.ndarray, bias=None) -> np.ndarray:
+    """The layer's exact outputs (plus ``bias``). When a sum could reach 2**63 (wide operands
+    or a long reduction) int64 would wrap: the operands are then cut into limbs narrow enough
+    for exact int64 sums and the partial outputs recombined as Python ints (an object
+    array)."""
     k = max(layer.k, 1)
-    if _max_abs(x) * _max_abs(w) * k < 2**63:
-        return _run(layer, x, w, 64, "wrap")[0]
+    b = 0 if bias is None else _max_abs(bias)
+    if _max_abs(x) * _max_abs(w) * k + b < 2**63:
+        return _run(layer, x, w, 64, "wrap", bias)[0]
     bits = (62 - k.bit_length()) // 2  # limb products times k stay below 2**62
     total = 0
     for i, xi in enumerate(_limbs(x, bits)):
         for j, wj in enumerate(_limbs(w, bits)):
             part = _run(layer, xi, wj, 64, "wrap")[0].astype(object)
             total = total + part * 2 ** (bits * (i + j))
+    if bias is not None:
+        shape = [1] * total.ndim
+        shape[layout(layer).o_axis % total.ndim] = bias.size
+        total = total + bias.astype(object).reshape(shape)
     return total
 
 
 def verify_layer(layer: Layer, t: dict, acc_bits: int) -> dict:
     """One layer through the bit-accurate reference (see `verify`)."""
-    from accelsim.reference import wrap_to_bits
-
-    lay = layout(layer)
     x, w = _centered(layer, t)
-    wrapped, overflows = _run(layer, x, w, acc_bits, "wrap")
-    _, saturations = _run(layer, x, w, acc_bits, "saturate")
-    exact = _exact(layer, x, w)
+    bias = t["bias"].astype(np.int64) if "bias" in t else None  # the accumulator's start
+    wrapped, overflows = _run(layer, x, w, acc_bits, "wrap", bias)
+    _, saturations = _run(layer, x, w, acc_bits, "saturate", bias)
+    exact = _exact(layer, x, w, bias)
     lo, hi = (int(exact.min()), int(exact.max())) if exact.size else (0, 0)
     row = {
         "layer": layer.name,
@@ -839,10 +844,6 @@ def verify_layer(layer: Layer, t: dict, acc_bits: int) -> dict:
     }
     if "outputs" in t:
         acc = wrapped.astype(np.int64)
-        if "bias" in t:
-            shape = [1] * acc.ndim
-            shape[lay.o_axis % acc.ndim] = lay.channels
-            acc = wrap_to_bits(acc + t["bias"].astype(np.int64).reshape(shape), acc_bits)
         got = _requantized(layer, t, acc) if "outputs_scale" in t else acc
         expected = t["outputs"].astype(np.int64)
         row["compared"] = int(expected.size)
@@ -856,8 +857,10 @@ def verify(wl: Workload, trace: Trace, arch=None) -> tuple[list[dict], list[str]
     ``inputs - inputs_zero_point`` and ``weights - weights_zero_point``.
 
     The accumulator is ``acc_bits`` wide: the arch PE's ``acc_bits`` if it declares one, else
-    the layer's `QuantSpec`. Per layer: ``overflows`` (outputs a wrap-around accumulator gets
-    wrong), ``saturations`` (outputs a saturating one clamps at least once), ``max_abs_acc``
+    the layer's `QuantSpec`; a layer's ``bias`` is its initial value (preloaded, the first
+    term of every sum), so every figure below is of ``bias + sum``. Per layer:
+    ``overflows`` (outputs a wrap-around accumulator gets wrong), ``saturations`` (outputs a
+    saturating one clamps at least once), ``max_abs_acc``
     (the largest exact output magnitude) and ``bits_needed`` (the narrowest accumulator that
     holds every exact output: enough when it wraps; a saturating one may need more if partial
     sums peak higher, which its saturation count shows), and, when the trace has expected

@@ -185,3 +185,56 @@ def test_bad_input_raises_value_error():
         R.int_conv2d(x, np.zeros((4, 3, 3, 3), np.int8))
     with pytest.raises(ValueError, match="larger than the padded input"):
         R.int_conv2d(x, np.zeros((4, 4, 7, 7), np.int8))
+
+
+def test_bias_is_the_accumulators_first_term():
+    """A 4-bit accumulator holds -8..7. Inputs [1, -1] times weights [1, 1]: products +1, -1.
+
+    bias 7: wrap gives the exact 7 + 1 - 1 = 7, no overflow; saturate starts at 7, 7 + 1
+    clamps to 7 (one saturated output), then 7 - 1 = 6. bias 8 does not fit: wrap gives
+    8 - 16 = -8 (one overflow); saturate starts from 8 clamped to 7, then 7, 6 (one).
+    bias -3 with weights [3, 3]: exact -3 + 3 - 3 = -3, nothing clamped either way."""
+    a = np.array([[1, -1]], np.int8)
+    w = np.array([[1, 1, 3], [1, 1, 3]], np.int8)
+    bias = np.array([7, 8, -3])
+    y, bad = R.int_gemm(a, w, 4, "wrap", return_overflow=True, bias=bias)
+    assert y.tolist() == [[7, -8, -3]] and bad == 1
+    y, bad = R.int_gemm(a, w, 4, "saturate", return_overflow=True, bias=bias)
+    assert y.tolist() == [[6, 6, -3]] and bad == 2
+    # conv: per output channel, exact with a wide accumulator (numpy int64 as the oracle)
+    rng = np.random.default_rng(3)
+    x = rng.integers(-128, 128, (2, 4, 5, 5))
+    wc = rng.integers(-128, 128, (6, 2, 3, 3))
+    b = rng.integers(-(2**20), 2**20, 6)
+    y = R.int_conv2d(x, wc, 1, 1, 1, 2, 32, bias=b)
+    assert np.array_equal(y, R.int_conv2d(x, wc, 1, 1, 1, 2, 32) + b[None, :, None, None])
+    with pytest.raises(ValueError, match=r"bias must have one value per output column"):
+        R.int_gemm(a, w, 4, bias=[1, 2])
+
+
+def test_products_are_bounded_per_reduction_index():
+    """inputs [1, 2^31] and weights [2^40, 1]: the largest product is 2^40, not the
+    2^31 x 2^40 of the two largest operands, so the exact sum 2^40 + 2^31 fits int64 and is
+    computed, not refused."""
+    a = np.array([[1, 2**31]], np.int64)
+    w = np.array([[2**40], [1]], np.int64)
+    assert R.int_gemm(a, w, 64).tolist() == [[2**40 + 2**31]]
+    with pytest.raises(ValueError, match="do not fit int64"):
+        R.int_gemm(np.array([[2**31]]), np.array([[2**32]]), 64)
+
+
+def test_timedelta_arrays_are_not_integers():
+    """numpy counts timedelta64 as a signed integer type; the reference refuses it with a
+    ValueError (a duration is not an integer code) instead of a TypeError or an answer."""
+    td = np.ones((2, 2), "m8[s]")
+    i8 = np.ones((2, 2), np.int8)
+    for call in (
+        lambda: R.int_gemm(td, i8),
+        lambda: R.int_conv2d(td[None, None], i8[None, None]),
+        lambda: R.matmul_integer(td, i8),
+        lambda: R.requantize(td, 0.5),
+        lambda: R.quantize(td, 0.5),
+        lambda: R.requantize_fixed(td, 2**30, 0),
+    ):
+        with pytest.raises(ValueError, match=r"must (be an integer|hold)"):
+            call()

@@ -13,6 +13,11 @@ exact (unbounded) result: for ``wrap``, outputs whose exact sum lies outside the
 for ``saturate``, outputs where at least one addition was clamped. Zero means the
 accumulator is wide enough for this data.
 
+``bias`` (one integer per output column) is the accumulator's initial value, as an
+accelerator that preloads it: it is the first term of the sum, before ``k = 0``. The exact
+result is ``bias + sum_k a w``; ``wrap`` reduces it like any sum, ``saturate`` starts from
+the bias clamped to the range (a clamp, counted as one, if it does not fit).
+
 Operands are integer arrays of any dtype; each product must fit int64
 (``max|a| * max|w| < 2**63``). Results are int32 for ``acc_bits <= 32``, else int64.
 
@@ -47,7 +52,7 @@ _NC = 16  # column panels per parallel tile (256 columns)
 
 def _int_matrix(x, name: str) -> np.ndarray:
     arr = np.asarray(x)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype.kind not in "iu":  # not bool, nor timedelta64 (a numpy 'integer')
         raise ValueError(f"{name} must be an integer array, found dtype {arr.dtype}")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D, found shape {arr.shape}")
@@ -309,6 +314,28 @@ def gemm_u8s8_int16_pairs(a, w) -> np.ndarray:
 # --------------------------------------------------------------------------- public API
 
 
+def _bias(bias, n: int, acc_bits: int) -> np.ndarray:
+    b = np.asarray(bias)
+    if b.dtype.kind not in "iu":
+        raise ValueError(f"bias must be an integer array, found dtype {b.dtype}")
+    if b.shape != (n,):
+        raise ValueError(
+            f"bias must have one value per output column, shape ({n},); found {b.shape}"
+        )
+    if n and (int(b.min()) < -(2**63) or int(b.max()) >= 2**63):
+        raise ValueError("bias values must fit in int64")
+    return b.astype(np.int64)
+
+
+def _max_product(a: np.ndarray, w: np.ndarray) -> int:
+    """The largest ``|a[i, k] * w[k, j]|`` (exact, Python ints)."""
+    if a.size == 0 or w.size == 0:
+        return 0
+    amax = np.maximum(-a.min(axis=0).astype(object), a.max(axis=0).astype(object))
+    wmax = np.maximum(-w.min(axis=1).astype(object), w.max(axis=1).astype(object))
+    return int((amax * wmax).max())
+
+
 def _result_dtype(acc_bits: int) -> np.dtype:
     return np.dtype(np.int32) if acc_bits <= 32 else np.dtype(np.int64)
 
@@ -320,8 +347,10 @@ def int_gemm(
     overflow: str = "wrap",
     *,
     return_overflow: bool = False,
+    bias=None,
 ):
-    """``a[m, k] @ w[k, n]`` in an ``acc_bits``-wide accumulator (see the module docstring).
+    """``bias + a[m, k] @ w[k, n]`` in an ``acc_bits``-wide accumulator (see the module
+    docstring; ``bias`` per output column, default none).
 
     Returns the outputs (int32 if ``acc_bits <= 32`` else int64), or ``(outputs,
     n_overflow)`` with ``return_overflow=True``.
@@ -335,10 +364,14 @@ def int_gemm(
             f"shapes {a.shape} and {w.shape} do not chain: a has {a.shape[1]} columns, "
             f"w has {w.shape[0]} rows"
         )
+    if bias is not None:  # the first term of the reduction: a column of ones times the bias
+        b = _bias(bias, w.shape[1], acc_bits)
+        a = np.concatenate([np.ones((a.shape[0], 1), np.int64), a.astype(np.int64)], axis=1)
+        w = np.concatenate([b[None, :], w.astype(np.int64)], axis=0)
     m, k = a.shape
     n = w.shape[1]
     amax, wmax = _max_abs(a), _max_abs(w)
-    if amax * wmax >= 2**63:
+    if amax * wmax >= 2**63 and _max_product(a, w) >= 2**63:
         raise ValueError(
             f"products up to {amax} * {wmax} do not fit int64; operands wider than 32 bits "
             "are not supported"
@@ -451,11 +484,13 @@ def int_conv2d(
     overflow: str = "wrap",
     *,
     return_overflow: bool = False,
+    bias=None,
 ):
     """2-D convolution (cross-correlation, as ONNX) of integer tensors.
 
     ``x`` is NCHW, ``w`` is OIHW with ``I = C / groups``; zero padding. The reduction order
-    for ``saturate`` is increasing ``(c, kh, kw)`` (the flattened filter). Accumulator
+    for ``saturate`` is increasing ``(c, kh, kw)`` (the flattened filter), after ``bias``
+    (one value per output channel, the accumulator's initial value). Accumulator
     semantics and ``return_overflow`` as ``int_gemm``. Returns (N, O, OH, OW).
     """
     acc_bits = check_bits(acc_bits, "acc_bits", 1, 64)
@@ -463,7 +498,7 @@ def int_conv2d(
     x = np.asarray(x)
     w = np.asarray(w)
     for arr, name in ((x, "x"), (w, "w")):
-        if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        if arr.dtype.kind not in "iu":
             raise ValueError(f"{name} must be an integer array, found dtype {arr.dtype}")
         if arr.ndim != 4:
             raise ValueError(
@@ -490,13 +525,16 @@ def int_conv2d(
         raise ValueError(f"stride and dilation must be >= 1, found {stride}, {dilation}")
     pads = conv_padding(padding)
     og = o // groups
+    if bias is not None:
+        bias = _bias(bias, o, acc_bits)
     outs = []
     n_bad = 0
     oh = ow = 0
     for g in range(groups):
         cols, oh, ow = im2col(x[:, g * ci : (g + 1) * ci], kh, kw, stride, pads, dilation)
         wg = w[g * og : (g + 1) * og].reshape(og, ci * kh * kw).T
-        res = int_gemm(cols, wg, acc_bits, overflow, return_overflow=return_overflow)
+        bg = None if bias is None else bias[g * og : (g + 1) * og]
+        res = int_gemm(cols, wg, acc_bits, overflow, return_overflow=return_overflow, bias=bg)
         if return_overflow:
             res, bad = res
             n_bad += bad

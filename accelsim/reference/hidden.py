@@ -128,9 +128,7 @@ def supermask(scores, density: float) -> np.ndarray:
     ``|scores|``: pass ``np.abs(scores)`` for that).
     """
     s = np.asarray(scores)
-    if s.dtype == np.bool_ or not (
-        np.issubdtype(s.dtype, np.floating) or np.issubdtype(s.dtype, np.integer)
-    ):
+    if s.dtype.kind not in "iuf":
         raise ValueError(f"scores must be real numbers, found dtype {s.dtype}")
     if np.issubdtype(s.dtype, np.floating) and np.isnan(s).any():
         raise ValueError("scores contain NaN")

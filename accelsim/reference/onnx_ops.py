@@ -45,7 +45,7 @@ def _code_type(zero_point, bits, signed, default=(8, False)) -> tuple[int, bool]
     if zero_point is None:
         return default
     dt = np.asarray(zero_point).dtype
-    if not np.issubdtype(dt, np.integer) or dt.itemsize > 2:
+    if dt.kind not in "iu" or dt.itemsize > 2:
         raise ValueError(
             f"zero point dtype {dt} is not an ONNX integer quantization type; "
             "pass bits= and signed= explicitly"
@@ -122,7 +122,7 @@ def _check_zero_point_of(operand: np.ndarray, zp, name: str):
     if zp is None:
         return None
     zp = np.asarray(zp)
-    if zp.dtype == np.bool_ or not np.issubdtype(zp.dtype, np.integer):
+    if zp.dtype.kind not in "iu":
         raise ValueError(f"{name} must hold integers, found dtype {zp.dtype}")
     info = np.iinfo(operand.dtype)
     if zp.size and (int(zp.min()) < int(info.min) or int(zp.max()) > int(info.max)):
@@ -132,7 +132,7 @@ def _check_zero_point_of(operand: np.ndarray, zp, name: str):
 
 def _int_operand(x, name: str) -> np.ndarray:
     x = np.asarray(x)
-    if x.dtype == np.bool_ or not np.issubdtype(x.dtype, np.integer):
+    if x.dtype.kind not in "iu":  # not bool, nor timedelta64 (a numpy 'integer')
         raise ValueError(f"{name} must be an integer tensor, found dtype {x.dtype}")
     return x
 

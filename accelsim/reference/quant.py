@@ -87,16 +87,14 @@ def _rounding_code(rounding) -> int:
 
 def _int_array(value, name: str) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype.kind not in "iu":  # not bool, nor timedelta64 (a numpy 'integer')
         raise ValueError(f"{name} must hold integers, found dtype {arr.dtype}")
     return arr
 
 
 def _real_array(value, name: str) -> np.ndarray:
     arr = np.asarray(value)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
+    if arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold real numbers, found dtype {arr.dtype}")
     return arr
 

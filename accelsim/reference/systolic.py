@@ -132,7 +132,7 @@ def _validate(inputs, weights, rows, cols, dataflow):
         v = np.asarray(v)
         if v.ndim != 2:
             raise ValueError(f"{name} must be a 2-D array, got {v.ndim}-D shape {v.shape}")
-        if v.dtype == bool or not np.issubdtype(v.dtype, np.integer):
+        if v.dtype.kind not in "iu":
             raise ValueError(f"{name} must be an integer array, got dtype {v.dtype}")
         if 0 in v.shape:
             raise ValueError(f"{name} must be non-empty, got shape {v.shape}")

@@ -165,9 +165,7 @@ def _xnor_kernel(a, b, k, out):
 
 def _pm1(x, name: str) -> np.ndarray:
     arr = np.asarray(x)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-    ):
+    if arr.dtype.kind not in "iuf":
         raise ValueError(f"{name} must hold ±1 numbers, found dtype {arr.dtype}")
     if arr.size and not np.all((arr == 1) | (arr == -1)):
         raise ValueError(f"{name} must hold only +1 and -1")
