@@ -226,11 +226,14 @@ def _run(args) -> int:
 
         if tensors_path(args.workload).exists():  # a trace: its tensors make costs value-aware
             loaded["workload"], trace = load_trace(args.workload)
-    report = accelsim.simulate(
-        loaded["arch"], loaded["workload"], loaded.get("assignment"),
-        objective=args.objective, trace=trace, folding=loaded.get("folding"),
-        fidelity=args.fidelity, timeline=args.timeline,
-    )  # fmt: skip
+    from accelsim.event import asked_by_flag
+
+    with asked_by_flag("--fidelity"):  # the fidelity's errors name the command line
+        report = accelsim.simulate(
+            loaded["arch"], loaded["workload"], loaded.get("assignment"),
+            objective=args.objective, trace=trace, folding=loaded.get("folding"),
+            fidelity=args.fidelity, timeline=args.timeline,
+        )  # fmt: skip
     if args.out:
         out = Path(args.out)
         try:

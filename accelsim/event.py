@@ -52,6 +52,8 @@ has 225,792 (vgg16's conv1_2 on bitfusion, about 7 s).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 
 import numpy as np
@@ -63,6 +65,28 @@ PORTS = ("inputs_sram", "weights_sram", "outputs_sram")
 MAX_TILES = 2_000_000  # tiles of one layer: about a minute of simulation
 STALLS = ("stall_dram_read", "stall_dram_write", "stall_buffer_full", "stall_sram",
           "stall_generator")  # fmt: skip
+
+
+# who asked for the fidelity, named by its errors: a Python call unless the command line says so
+_FLAG = contextvars.ContextVar("accelsim_event_fidelity_flag", default=None)
+
+
+@contextlib.contextmanager
+def asked_by_flag(flag: str):
+    """Within it, the fidelity came from the command line's ``flag`` (``--fidelity``)."""
+    token = _FLAG.set(flag)
+    try:
+        yield
+    finally:
+        _FLAG.reset(token)
+
+
+def _source() -> tuple[str, str]:
+    """Where the fidelity came from, and how to ask for closed_form there."""
+    flag = _FLAG.get()
+    if flag is None:
+        return "accelsim.simulate()", 'fidelity="closed_form"'
+    return "<command line>", f"{flag} closed_form"
 
 
 def check_fidelity(fidelity: str, arch, timeline: bool = False) -> None:
@@ -81,7 +105,7 @@ def check_fidelity(fidelity: str, arch, timeline: bool = False) -> None:
     elif arch.spec.execution is not None:
         why = f"fidelity event models one shared array; {arch.name} is layer-pipelined"
     if why is not None:
-        raise ConfigError(Problem("<command line>", None, "fidelity", why, repr(fidelity), allowed))
+        raise ConfigError(Problem(_source()[0], None, "fidelity", why, repr(fidelity), allowed))
 
 
 def tiles(m, n, k, tm, tn, tk, order: str, bits, share: float, pack: float, step, arch, df):
@@ -118,7 +142,7 @@ def tiles(m, n, k, tm, tn, tk, order: str, bits, share: float, pack: float, step
     steps = np.ceil(kt / pack - 1e-9).astype(np.int64)
     compute = step * TIMINGS[arch.timing](mt, nt, steps, arch.rows, arch.cols, df)
     compute = compute if np.asarray(step).dtype.kind == "i" else np.ceil(compute - 1e-9)
-    el = {t: fn(mt, nt, kt) for t, fn in _sram_elements(df, arch.rows, arch.cols).items()}
+    el = {t: fn(mt, nt, kt) for t, fn in _sram_elements(df, arch.rows, arch.cols, pack).items()}
     mem = arch.spec.memories
     read_in = el["inputs"] * a / 8 * (share if mem.inputs.window_reuse else 1)
     out_rw = el["outputs"] * acc / 8 * 2 - np.where(first_visit, mt * nt * acc / 8, 0)
@@ -295,6 +319,7 @@ def _check_size(plans: dict, names) -> None:
     from accelsim.errors import ConfigError, Problem
 
     problems = []
+    source, closed_form = _source()
     for i, plan in plans.items():
         count = sum(
             math.prod(-(-d // t) for d, t in zip(dims, (tiling["tm"], tiling["tn"], tiling["tk"])))
@@ -303,9 +328,9 @@ def _check_size(plans: dict, names) -> None:
         )  # fmt: skip
         if count > MAX_TILES:
             why = f"layer {names[i]!r} has {count:,} tiles: too many for the event model"
-            problems.append(Problem("<command line>", None, "fidelity",
-                                    f"{why} (at most {MAX_TILES:,})", repr("event"), "closed_form "
-                                    "for this workload (--fidelity closed_form)"))  # fmt: skip
+            allowed = f"closed_form for this workload ({closed_form})"
+            problems.append(Problem(source, None, "fidelity", f"{why} (at most {MAX_TILES:,})",
+                                    repr("event"), allowed))  # fmt: skip
     if problems:
         raise ConfigError(problems)
 

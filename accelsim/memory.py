@@ -6,7 +6,8 @@ A GEMM ``inputs[M, K] @ weights[K, N]`` (per group) is cut into DRAM tiles of
 ``Tm x Tn x Tk`` and run as a loop nest over the tiles in one of the six loop orders
 (outer to inner, e.g. ``n, m, k``). Each tile size is chosen from ``E / 2^j`` for
 ``j = 0..4`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
-the extent ``E``. Every (Tm, Tn, Tk) whose tiles fit the buffers is a candidate, in the loop
+the extent ``E`` (under ``timing: scalesim`` also 1, see `every_tiling`). Every (Tm, Tn, Tk)
+whose tiles fit the buffers is a candidate, in the loop
 order that moves the least DRAM bytes (`tilings`; the first in `ORDERS` among equals). The
 mapper (`accelsim.model.evaluate`) costs every candidate exactly (the formulas below and the
 model's) and keeps the best by the user's objective (`latency`, `energy`, `edp`); ties go
@@ -60,13 +61,14 @@ HALVINGS = 5
 PARTS = ("inputs_read", "weights_read", "spill")
 
 
-def candidates(extent: np.ndarray, g: int) -> np.ndarray:
-    """Tile sizes per layer: ``[L, HALVINGS + 1]``, each in ``[1, extent]``."""
+def candidates(extent: np.ndarray, g: int, ones: bool = False) -> np.ndarray:
+    """Tile sizes per layer: ``[L, HALVINGS + 1]`` (``+ 2`` with ``ones``: a last column of
+    1), each in ``[1, extent]``."""
     e = np.asarray(extent, dtype=np.int64)[:, None]
     j = np.arange(HALVINGS, dtype=np.int64)[None, :]
     halves = -(-e // (1 << j))
     halves = -(-halves // g) * g
-    out = np.concatenate([halves, np.full_like(e, g)], axis=1)
+    out = np.concatenate([halves, np.full_like(e, g)] + [np.ones_like(e)] * ones, axis=1)
     return np.minimum(out, e)
 
 
@@ -113,7 +115,7 @@ def traffic(m, n, k, tm, tn, tk, bits, order, share=1.0):
     return read, write, parts
 
 
-def every_tiling(m, n, k, share, bits, g: int) -> dict:
+def every_tiling(m, n, k, share, bits, g: int, ones: bool = False) -> dict:
     """Every candidate tiling of every layer, as flat arrays (DESIGN.md §5, the mapper's
     space), before the buffers are checked (`fitting`): one entry per (layer, distinct Tm,
     Tn, Tk, loop order) for each loop order that no other order beats on every tensor's DRAM
@@ -127,18 +129,25 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
     the bytes each buffer needs for the entry's tiles (`fitting`). It depends on the layers
     and ``g`` only, so points of a sweep that differ in buffer sizes, bandwidths or
     dataflows share it: the latest are kept, up to TABLES_BYTES.
+
+    ``ones`` (``timing: scalesim``) adds tiles of 1 in each dimension: SCALE-Sim's CALC mode
+    runs a layer whatever its SRAM sizes, so a layer none of whose ``g``-multiple tiles fits
+    still runs, moving what its tiles of 1 move (SCALE-Sim's own DRAM traffic for such
+    buffers differs: README, SCALE-Sim compatibility). Entries with a tile of 1 that was
+    not already a candidate rank after all others, so they are chosen only where nothing
+    else fits or does better.
     """
     key = (np.stack([np.asarray(v, dtype=np.float64) for v in (m, n, k, share, *bits)]).tobytes(),
-           g)  # fmt: skip
+           g, ones)  # fmt: skip
     found = _TABLES.get(key)  # (one lookup: dask may run chunks in threads)
     if found is not None:
         return found
     u = len(m)
     share = np.asarray(share, dtype=np.float64)[:, None, None, None, None]
     bits = tuple(np.asarray(b, dtype=np.float64)[:, None, None, None, None] for b in bits)
-    cm = candidates(m, g)[:, None, :, None, None]
-    cn = candidates(n, g)[:, None, None, :, None]
-    ck = candidates(k, g)[:, None, None, None, :]
+    cm = candidates(m, g, ones)[:, None, :, None, None]
+    cn = candidates(n, g, ones)[:, None, None, :, None]
+    ck = candidates(k, g, ones)[:, None, None, None, :]
     mm, nn, kk = (np.asarray(x, dtype=np.int64)[:, None, None, None, None] for x in (m, n, k))
     useful = _useful_orders(mm, nn, kk, cm, cn, ck, share, bits).reshape(len(ORDERS), u, -1)
     # a tile size listed twice (small extents repeat their candidates) is tried once
@@ -158,8 +167,10 @@ def every_tiling(m, n, k, share, bits, g: int) -> dict:
         "need_weights": 2 * tk * tn * w / 8,
         "need_outputs": tm * tn * (acc + out) / 8,
     }
+    last = (i == HALVINGS + 1) | (j == HALVINGS + 1) | (q == HALVINGS + 1)  # a tile of 1
+    rank = (last * len(ORDERS) + order) * fresh[0].size + t
     found = {"row": row, "tm": tm, "tn": tn, "tk": tk, "order": order,
-             "rank": order * fresh[0].size + t, "read": read, "write": write,
+             "rank": rank, "read": read, "write": write,
              "moved": read + write, **parts,
              **need}  # fmt: skip
     _TABLES[key] = found

@@ -24,11 +24,12 @@ Per GEMM layer and dataflow:
 Array-side SRAM traffic of one tile ``mt x nt x kt`` (elements; ``R x C`` array)::
 
     os: inputs mt kt ceil(nt/C)   weights kt nt ceil(mt/R)   outputs written mt nt
-    ws: inputs mt kt ceil(nt/C)   weights kt nt              outputs written mt nt ceil(kt/R)
-    is: inputs mt kt              weights kt nt ceil(mt/C)   outputs written mt nt ceil(kt/R)
+    ws: inputs mt kt ceil(nt/C)   weights kt nt              outputs written mt nt ceil(st/R)
+    is: inputs mt kt              weights kt nt ceil(mt/C)   outputs written mt nt ceil(st/R)
 
 (the streamed operand is re-read once per fold of the other array dimension, the
-stationary one is loaded once per tile; ``ws``/``is`` produce one partial sum per row fold).
+stationary one is loaded once per tile; ``ws``/``is`` produce one partial sum per row fold,
+and a row of PEs holds ``R`` array steps of the reduction: ``st = ceil(kt / pack)``, step 1).
 Every output write but the first of each output element is a read-modify-write, so
 output reads = writes - M N per group. With ``memories.inputs.window_reuse`` the inputs
 reach the array through a sliding-window loader: input reads x ``share`` (distinct ifmap
@@ -178,10 +179,11 @@ def _own_actions(pe, x: dict, starts) -> list[tuple]:
     ]  # fmt: skip
 
 
-def _sram_factors(dataflow, rows, cols) -> dict:
+def _sram_factors(dataflow, rows, cols, pack=1) -> dict:
     """Per-tile array-side SRAM element counts (see the module docstring) as a product of
     one factor per dimension ``(m, n, k)``: None for the tile's extent, else a function of it
-    (`accelsim.memory.tiled_product` sums such products over the tiles in closed form)."""
+    (`accelsim.memory.tiled_product` sums such products over the tiles in closed form).
+    ``pack``: reduction elements per array step (per layer), which row folds count in."""
 
     def one(x):
         return 1
@@ -189,17 +191,20 @@ def _sram_factors(dataflow, rows, cols) -> dict:
     def over(d):
         return lambda x: ceil_div(x, d)
 
+    def row_folds(x):
+        return ceil_div(np.ceil(x / pack - 1e-9).astype(np.int64), rows)
+
     if dataflow == "os":
         return {"inputs": (None, over(cols), None), "weights": (over(rows), None, None),
                 "outputs": (None, None, one)}  # fmt: skip
     if dataflow == "ws":
         return {"inputs": (None, over(cols), None), "weights": (one, None, None),
-                "outputs": (None, None, over(rows))}  # fmt: skip
+                "outputs": (None, None, row_folds)}  # fmt: skip
     return {"inputs": (None, one, None), "weights": (over(cols), None, None),
-            "outputs": (None, None, over(rows))}  # fmt: skip
+            "outputs": (None, None, row_folds)}  # fmt: skip
 
 
-def _sram_elements(dataflow, rows, cols) -> dict:
+def _sram_elements(dataflow, rows, cols, pack=1) -> dict:
     """`_sram_factors` as functions of one tile ``(m, n, k)``."""
 
     def product(factors):
@@ -211,7 +216,7 @@ def _sram_elements(dataflow, rows, cols) -> dict:
 
         return count
 
-    return {t: product(f) for t, f in _sram_factors(dataflow, rows, cols).items()}
+    return {t: product(f) for t, f in _sram_factors(dataflow, rows, cols, pack).items()}
 
 
 # operand bits that hop between neighbouring PEs on every MAC, per dataflow
@@ -248,7 +253,7 @@ def evaluate(arch: Arch, x: dict, objective: str = "latency", pricing=None, dist
         xu = _take(x, first)
         bits = (xu["a_bits"], _w_dram(arch, xu), xu["acc_bits"], xu["out_bits"])
         every = every_tiling(xu["m"], xu["n"], xu["k"], xu["share"], bits,
-                             min(arch.rows, arch.cols))  # fmt: skip
+                             min(arch.rows, arch.cols), arch.timing == "scalesim")  # fmt: skip
         xe, costs = _every_cost(arch, xu, every)
         keep, fits = fitting(every, sizes)
         row, rank = every["row"][keep], every["rank"][keep]
@@ -402,7 +407,7 @@ def _cost(arch: Arch, x: dict, tiling: dict | None) -> list[dict]:
         stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
         cycles = compute.astype(np.float64)
         if mem is not None:
-            per_tile = _sram_factors(df, arch.rows, arch.cols)
+            per_tile = _sram_factors(df, arch.rows, arch.cols, pack)
             elems = {t: g * tiled_product(f, at) for t, f in per_tile.items()}
             read_in = elems["inputs"] * x["a_bits"] / 8
             if mem.inputs.window_reuse:  # a window loader reads each ifmap element once
@@ -501,9 +506,12 @@ def simulate(
     with ``timeline`` the event report carries every resource's busy intervals.
     """
     from accelsim.energy import area
-    from accelsim.trace import value_aware
+    from accelsim.trace import Trace, value_aware
 
     check_objective(objective, arch)
+    if trace is not None and not isinstance(trace, Trace):
+        raise TypeError(f"trace must be an accelsim.trace.Trace (load_trace returns (workload, "
+                        f"trace)); got {type(trace).__name__}")  # fmt: skip
     if fidelity != "closed_form" or timeline:
         from accelsim.event import check_fidelity
 

@@ -18,7 +18,9 @@ Topologies, told apart by the header:
   ``out_channels = C x Num Filter``.
 * GEMM: ``Layer, M, N, K,`` with ``K`` the reduction: ``inputs[M, K] @ weights[K, N]``.
 
-Rows end with a trailing comma (SCALE-Sim drops the last field of every row).
+Line 1 is the header (SCALE-Sim skips it unread) and every row ends with a trailing comma
+(SCALE-Sim drops the last field of every row); a file that breaks either is rejected, as
+SCALE-Sim cannot run it.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ CFG_KEYS = {
     "general": {"run_name": True},
     "architecture_presets": {
         "arrayheight": True, "arraywidth": True, "ifmapsramszkb": True, "filtersramszkb": True,
-        "ofmapsramszkb": True, "ifmapoffset": False, "filteroffset": False, "ofmapoffset": False,
+        "ofmapsramszkb": True, "ifmapoffset": True, "filteroffset": True, "ofmapoffset": True,
         "dataflow": True, "bandwidth": False, "readrequestbuffer": False,
         "writerequestbuffer": False, "memorybanks": False, "onchipmemorybanks": False,
         "onchipmemorybankports": False, "ifmapcustomlayout": False,
@@ -101,6 +103,7 @@ CFG_KEYS = {
                     "useramulatortrace": False},
     "network_presets": {"topologycsvloc": False},
 }  # fmt: skip
+CFG_TRUE, CFG_FALSE = ("1", "yes", "true", "on"), ("0", "no", "false", "off")  # getboolean
 REQUIRED_SECTIONS = ("general", "architecture_presets", "run_presets")
 # Whole-number keys -> their least value. accelsim uses only the array and SRAM sizes; the
 # others are checked because SCALE-Sim reads them as integers (v2: the memory banks), so a
@@ -114,31 +117,44 @@ INT_KEYS = {
         "memorybanks", "onchipmemorybanks", "onchipmemorybankports",
     ), 1),
 }  # fmt: skip
-_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+_SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")  # the name as written: " x " is not "x"
 _ENTRY = re.compile(r"^\s*([^:=#;\s][^:=]*?)\s*[:=]\s*(.*?)\s*$")
 
 
 def parse_cfg(text: str, file: str) -> tuple[dict, dict, list[Problem]]:
-    """INI text -> ``{section: {key: value}}``, ``{(section, key): line}``, problems."""
+    """INI text -> ``{section: {key: value}}``, ``{(section, key): line}``, problems.
+
+    Read as SCALE-Sim's ``configparser`` reads it: section names are case-sensitive and
+    taken as written between the brackets, key names are not; a line indented deeper than
+    the key line above it continues that key's value (so it is reported, not read as a key).
+    """
     values: dict = {}
     lines: dict = {}
     problems: list[Problem] = []
     section = None
+    key, key_indent = None, 0  # the last key line of the section: a deeper line continues it
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip() or raw.lstrip().startswith(("#", ";")):
             continue
+        indent = len(raw) - len(raw.lstrip())
+        if key is not None and indent > key_indent:
+            problems.append(
+                Problem(file, number, f"{section}.{key}", "line indented deeper than its key "
+                        "line: SCALE-Sim's configparser reads it as a continuation of the "
+                        "value", repr(raw.strip()), "each 'key: value' indented like the first")
+            )  # fmt: skip
+            continue
         head = _SECTION.match(raw)
         if head:
-            section = head.group(1).strip().lower()
+            section, key = head.group(1), None
             if section in values:
                 problems.append(Problem(file, number, section, "duplicate section"))
             if section not in CFG_KEYS:
                 hint = did_you_mean(section, CFG_KEYS)
                 problems.append(
-                    Problem(
-                        file, number, section, f"unknown section{hint}", None, ", ".join(CFG_KEYS)
-                    )
-                )
+                    Problem(file, number, section, f"unknown section{hint}", repr(section),
+                            ", ".join(CFG_KEYS) + " (case-sensitive)")
+                )  # fmt: skip
             values.setdefault(section, {})
             lines[(section, None)] = number
             continue
@@ -149,7 +165,13 @@ def parse_cfg(text: str, file: str) -> tuple[dict, dict, list[Problem]]:
                         repr(raw.strip()))
             )  # fmt: skip
             continue
-        key, value = entry.group(1).lower(), entry.group(2)
+        key, key_indent, value = entry.group(1).lower(), indent, entry.group(2)
+        if "%" in value.replace("%%", ""):  # configparser's interpolation
+            problems.append(
+                Problem(file, number, f"{section}.{key}", "a '%' that is not written '%%' "
+                        "(SCALE-Sim's configparser interpolates '%')", repr(value))
+            )  # fmt: skip
+        value = value.replace("%%", "%")
         if key in values[section]:
             first = lines[(section, key)]
             problems.append(
@@ -198,6 +220,17 @@ def _cfg_problems(values: dict, lines: dict, file: str) -> list[Problem]:
                 )
             elif key == "interfacebandwidth" and value not in ("CALC", "USER"):
                 problems.append(Problem(*where, "not an allowed value", repr(value), "CALC, USER"))
+            elif key in ("ifmapcustomlayout", "filtercustomlayout") and value.lower() not in (
+                *CFG_FALSE,
+                *CFG_TRUE,
+            ):
+                allowed = ", ".join((*CFG_FALSE, *CFG_TRUE))
+                problems.append(Problem(*where, "not a configparser boolean", repr(value), allowed))
+            elif key in ("ifmapcustomlayout", "filtercustomlayout") and value.lower() in CFG_TRUE:
+                problems.append(
+                    Problem(*where, "custom SRAM layouts are not modelled by accelsim", repr(value),
+                            ", ".join(CFG_FALSE))
+                )  # fmt: skip
             elif key == "sparsitysupport" and value.lower() not in ("false", "true"):
                 problems.append(Problem(*where, "not an allowed value", repr(value), "true, false"))
             elif key == "sparsitysupport" and value.lower() == "true":
@@ -225,7 +258,8 @@ def load_cfg(path) -> Arch:
     if not text.strip():
         raise ConfigError(Problem(file, None, "", "the file is empty"))
     values, lines, problems = parse_cfg(text, file)
-    problems += _cfg_problems(values, lines, file)
+    if not problems:  # (a line not read as a key would also show up as a missing key)
+        problems = _cfg_problems(values, lines, file)
     if problems:
         raise ConfigError(problems)
     presets = values["architecture_presets"]
@@ -304,6 +338,11 @@ def load_topology(path) -> Workload:
     rows = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not rows:
         raise ConfigError(Problem(file, None, "", "the file is empty"))
+    if rows[0][0] != 1:  # SCALE-Sim skips line 1 and reads every later line as a layer
+        raise ConfigError(
+            Problem(file, 1, "header", "line 1 is blank: SCALE-Sim takes line 1 as the header "
+                    "and reads the header below it as a layer", "''", "the header on line 1")
+        )  # fmt: skip
     number, header_line = rows[0]
     header = tuple(h.lower() for h in _fields(header_line))
     if header[: len(CONV_HEADER)] == CONV_HEADER:
@@ -321,6 +360,12 @@ def load_topology(path) -> Workload:
     quant = QuantSpec(**q, a_encoding="int", w_encoding="int")
     specs, problems, names = [], [], set()
     for number, line in rows[1:]:
+        if not line.rstrip().endswith(","):
+            problems.append(
+                Problem(file, number, "row", "no trailing comma: SCALE-Sim drops the last field "
+                        "of every row", repr(line), "a ',' after the last field")
+            )  # fmt: skip
+            continue
         fields = _fields(line)
         if len(fields) < len(columns):
             problems.append(

@@ -216,3 +216,38 @@ def test_too_many_tiles_is_refused_before_building_them(write, monkeypatch):
     wl = accelsim.load_workload(ROOT / "tests" / "data" / "tiny.yaml")
     with pytest.raises(accelsim.ConfigError, match=r"fidelity: layer 'c1' has [\d,]+ tiles"):
         accelsim.simulate(accelsim.load_arch(arch), wl, fidelity="event")
+
+
+def test_fidelity_errors_name_who_asked(write, monkeypatch, capsys):
+    """The fidelity's errors name where it came from: ``accelsim.simulate()`` and its
+    ``fidelity`` argument from Python (the tile cap suggesting ``fidelity="closed_form"``),
+    the command line (``--fidelity closed_form``) from ``accelsim run``; a run of the command
+    line leaves Python calls named as Python calls."""
+    import accelsim.event
+    from accelsim.cli import main
+
+    arch_file = ROOT / "arch_configs" / "edge_32x32.yaml"
+    wl_file = ROOT / "tests" / "data" / "tiny.yaml"
+    arch, wl = accelsim.load_arch(arch_file), accelsim.load_workload(wl_file)
+    assert main(["run", str(arch_file), str(wl_file), "--fidelity", "evnt"]) == 2
+    assert "  <command line>: fidelity: unknown fidelity (did you mean 'event'?); found 'evnt'; " \
+           "allowed: closed_form, event\n" in capsys.readouterr().err  # fmt: skip
+    with pytest.raises(accelsim.ConfigError) as exc:
+        accelsim.simulate(arch, wl, fidelity="evnt")
+    assert str(exc.value) == ("accelsim.simulate(): fidelity: unknown fidelity (did you mean "
+                              "'event'?); found 'evnt'; allowed: closed_form, event")  # fmt: skip
+    with pytest.raises(
+        accelsim.ConfigError, match=r"^accelsim\.simulate\(\): fidelity: a timeline"
+    ):
+        accelsim.simulate(arch, wl, timeline=True)
+    monkeypatch.setattr(accelsim.event, "MAX_TILES", 1)
+    assert main(["run", str(arch_file), str(wl_file), "--fidelity", "event"]) == 2
+    err = capsys.readouterr().err
+    assert "  <command line>: fidelity: layer 'c1' has " in err
+    assert "allowed: closed_form for this workload (--fidelity closed_form)\n" in err
+    with pytest.raises(accelsim.ConfigError) as exc:
+        accelsim.simulate(arch, wl, fidelity="event")
+    assert str(exc.value).startswith("accelsim.simulate(): fidelity: layer 'c1' has ")
+    assert str(exc.value).endswith("; found 'event'; allowed: closed_form for this workload "
+                                   '(fidelity="closed_form")')  # fmt: skip
+    assert "<command line>" not in str(exc.value)

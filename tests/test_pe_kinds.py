@@ -129,3 +129,48 @@ def test_unknown_pe_field_is_a_config_error(write):
         accelsim.ConfigError, match=r"pe\.lane: unknown key \(did you mean 'lanes'\?\)"
     ):
         _arch(write, "{kind: xnor, lane: 64}")
+
+
+BIG_MEMORIES = (
+    "memories:\n"
+    "  inputs: {size_bytes: 1048576, bytes_per_cycle: 64}\n"
+    "  weights: {size_bytes: 1048576, bytes_per_cycle: 64}\n"
+    "  outputs: {size_bytes: 1048576, bytes_per_cycle: 64}\n"
+    "dram: {bytes_per_cycle: 64, kind: ddr3}\n"
+)
+
+
+@pytest.mark.parametrize("df", ["ws", "is"])
+@pytest.mark.parametrize(
+    ("bits", "layer", "writes"),
+    [
+        # fc m=4, n=4, k=64 at 8/8: one MAC per step, ceil(64/4) = 16 row folds, each writes
+        # a 32-bit partial sum per output: 4 x 4 x 16 x 4 B
+        (8, "{name: g, type: fc, in_features: 64, out_features: 4, tokens: 4}", 1024),
+        # at 2/2 a fusion unit does 16 MACs per step: 64 / 16 = 4 steps fill one fold of 4
+        # rows, one write per output: 4 x 4 x 1 x 4 B (not 16 folds' worth)
+        (2, "{name: g, type: fc, in_features: 64, out_features: 4, tokens: 4}", 64),
+        # conv 3 -> 32 channels, 3x3 on 8x8 (m = 36, k = 27) at 2/2: 3 channels per tap pack
+        # into 9 steps (pack 3), ceil(9 / 4) = 3 folds: 36 x 32 x 3 x 4 B (unpacked:
+        # ceil(27 / 4) = 7 folds, 32,256 B)
+        (2, "{name: c, type: conv, in_channels: 3, out_channels: 32, in_h: 8, in_w: 8, "
+            "kernel: 3}", 13824),
+    ],
+)
+def test_partial_sums_count_packed_row_folds(write, df, bits, layer, writes):
+    """``ws``/``is`` write one partial sum per output per row fold, and a row fold holds R
+    array *steps* of the reduction (model docstring): a PE that packs several MACs per step
+    along k writes fewer partial sums. 4x4 bit_fusion array, buffers that hold the whole
+    layer (one tile), so the output buffer sees only the array's writes; its reads are the
+    writes less one per output (the first write of each output is not a read-modify-write)
+    plus the 8-bit outputs drained to DRAM. The `energy` objective keeps k whole (splitting
+    it only adds traffic)."""
+    arch = _arch(write, "{kind: bit_fusion}", rows=4, cols=4, df=df, extra=BIG_MEMORIES + TECH)
+    wl = _wl(write, bits, bits, layer=layer)
+    row = accelsim.simulate(arch, wl, objective="energy").layer_records()[0]
+    # tiles of m or n leave the writes per output alone; at 8/8 so do tiles of k in
+    # multiples of R = 4 (the mapper's tiles are multiples of the array side)
+    assert row["tile_k"] == row["k"] or bits == 8
+    assert row["outputs_sram_write_bytes"] == writes
+    outputs = row["m"] * row["n"]
+    assert row["outputs_sram_read_bytes"] == writes - outputs * 4 + outputs * 1  # + drain

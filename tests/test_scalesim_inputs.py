@@ -88,6 +88,46 @@ def test_bad_cfg(write, change, match):
         accelsim.load_arch(write("a.cfg", V3.replace(*change)))
 
 
+# Each input below is refused by real SCALE-Sim 3.0.0; the error it raised is in the comment.
+# Produced with the V3 config above plus a "UseRamulatorTrace: False" line (3.0.0 needs it),
+# the change applied, as a.cfg, and t.csv = "Layer, M, N, K,\ng1, 4, 5, 6,\n":
+#   /work/venvs/scalesim/bin/python -c "from scalesim.scale_sim import scalesim; scalesim(
+#     save_disk_space=True, config='a.cfg', topology='t.csv',
+#     layout='tests/goldens/scalesim/topologies/layout_none.csv',
+#     input_type_gemm=True).run_scale(top_path='out')"
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        # NoSectionError: No section: 'general'  (configparser section names are case-sensitive)
+        (("[general]", "[General]"), r"a\.cfg:1: General: unknown section \(did you mean 'general'\?\); found 'General'; allowed: general, .* \(case-sensitive\)$"),
+        # NoSectionError: No section: 'general'  (the name is ' general ')
+        (("[general]", "[ general ]"), r"a\.cfg:1:  general : unknown section \(did you mean 'general'\?\); found ' general '"),
+        # NoOptionError: No option 'ifmapoffset' in section: 'architecture_presets'  (v2 too)
+        (("IfmapOffset:    0\n", ""), r"a\.cfg:4: architecture_presets\.ifmapoffset: required key is missing$"),
+        # ValueError: invalid literal for int() with base 10: '16\nArrayWidth:     64'
+        (("ArrayWidth:     64", "  ArrayWidth:     64"), r"a\.cfg:6: architecture_presets\.arrayheight: line indented deeper than its key line: SCALE-Sim's configparser reads it as a continuation of the value; found 'ArrayWidth:     64'; allowed: each 'key: value' indented like the first$"),
+        # InterpolationSyntaxError: '%' must be followed by '%' or '(', found: '%1'
+        (("run_name = demo", "run_name = demo%1"), r"a\.cfg:2: general\.run_name: a '%' that is not written '%%' \(SCALE-Sim's configparser interpolates '%'\); found 'demo%1'$"),
+        # ValueError: Not a boolean: maybe
+        (("IfmapCustomLayout: False", "IfmapCustomLayout: maybe"), r"a\.cfg:19: layout\.ifmapcustomlayout: not a configparser boolean; found 'maybe'; allowed: 0, no, false, off, 1, yes, true, on$"),
+        # IndexError: list index out of range  (it reads the custom layout from the layout CSV)
+        (("IfmapCustomLayout: False", "IfmapCustomLayout: True"), r"a\.cfg:19: layout\.ifmapcustomlayout: custom SRAM layouts are not modelled by accelsim; found 'True'; allowed: 0, no, false, off$"),
+    ],
+)  # fmt: skip
+def test_cfg_scalesim_refuses(write, change, match):
+    """A .cfg real SCALE-Sim 3.0.0 refuses (configparser's reading of it, or a missing key
+    every SCALE-Sim version reads) is refused with one problem naming file, line and key."""
+    with pytest.raises(accelsim.ConfigError, match=match):
+        accelsim.load_arch(write("a.cfg", V3.replace(*change)))
+
+
+def test_cfg_percent_escape(write):
+    """configparser reads '%%' as '%': SCALE-Sim 3.0.0 runs `run_name = 100%%` (the command
+    above test_cfg_scalesim_refuses) and names its output directory '100%'."""
+    arch = accelsim.load_arch(write("a.cfg", V3.replace("run_name = demo", "run_name = 100%%")))
+    assert arch.spec.name == "100%"
+
+
 def test_empty_cfg(write):
     with pytest.raises(accelsim.ConfigError, match=r"a\.cfg: <top>: the file is empty"):
         accelsim.load_arch(write("a.cfg", "\n"))
@@ -152,6 +192,38 @@ def test_bad_topology(write, text, match):
     channels x filters is too large included, never a pydantic traceback."""
     with pytest.raises(accelsim.ConfigError, match=match):
         accelsim.load_workload(write("t.csv", text))
+
+
+# SCALE-Sim 3.0.0 on each (the command above test_cfg_scalesim_refuses with the V3 config and
+# input_type_gemm=False for the conv files):
+#   conv row without its trailing comma  -> IndexError: list index out of range
+#   GEMM row without its trailing comma  -> AssertionError: There should be at least 4 entries per row
+#   blank line 1, conv                   -> ValueError: invalid literal for int() with base 10: 'IFMAP Height'
+#   blank line 1, GEMM                   -> ValueError: invalid literal for int() with base 10: 'M'
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (CONV + "c1, 8, 8, 3, 3, 4, 4, 1\n", r"t\.csv:2: row: no trailing comma: SCALE-Sim drops the last field of every row; found 'c1, 8, 8, 3, 3, 4, 4, 1'; allowed: a ',' after the last field$"),
+        ("Layer, M, N, K,\ng1, 4, 5, 6\n", r"t\.csv:2: row: no trailing comma: SCALE-Sim drops the last field of every row; found 'g1, 4, 5, 6'"),
+        ("\n" + CONV + "c1, 8, 8, 3, 3, 4, 4, 1,\n", r"t\.csv:1: header: line 1 is blank: SCALE-Sim takes line 1 as the header and reads the header below it as a layer; found ''; allowed: the header on line 1$"),
+        ("\nLayer, M, N, K,\ng1, 4, 5, 6,\n", r"t\.csv:1: header: line 1 is blank"),
+    ],
+)  # fmt: skip
+def test_topology_scalesim_refuses(write, text, match):
+    """SCALE-Sim skips line 1 unread and drops the last field of every later line
+    (topology_utils.py: `row.split(',')[:-1]`), so a row without its trailing comma loses its
+    Strides or K and a header below a blank line is read as a layer: it refuses both files.
+    accelsim refuses them too, with one problem each, instead of reading them differently."""
+    with pytest.raises(accelsim.ConfigError, match=match):
+        accelsim.load_workload(write("t.csv", text))
+
+
+def test_topology_formatting_scalesim_accepts(write):
+    """Spaces or tabs around fields and after the trailing comma, CRLF or CR line ends, blank
+    lines between rows and no newline at the end: SCALE-Sim 3.0.0 runs all of these."""
+    text = "Layer, M, N, K\r\n  g1 ,\t4 ,5,  6 ,  \r\n\r\ng2,1,1,1,"
+    wl = accelsim.load_workload(write("g.csv", text))
+    assert [(la.name, la.m, la.n, la.k) for la in wl.layers] == [("g1", 4, 5, 6), ("g2", 1, 1, 1)]
 
 
 def test_export_and_import_round_trip(tmp_path):

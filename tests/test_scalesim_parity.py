@@ -13,6 +13,7 @@ import pytest
 from conftest import ROOT
 
 import accelsim
+from accelsim.arch import with_changes
 
 GOLDEN = ROOT / "tests" / "goldens" / "scalesim"
 FILES = sorted(GOLDEN.glob("golden_*.csv"))
@@ -110,3 +111,34 @@ def test_access_counts_against_scalesim(golden):
                 assert (
                     r["dram_read_bytes"] == e["acc_dram_ifmap_reads"] + e["acc_dram_filter_reads"]
                 )
+
+
+def test_total_cycles_with_tiny_srams(tmp_path):
+    """SCALE-Sim 3.0.0's Total Cycles do not depend on the SRAM sizes in CALC mode. GEMM
+    12x17x416 (M, N, K) on a 32x32 os array with FilterSramSzkB 1 and OfmapSramSzkB 1:
+    SCALE-Sim reports Total Cycles 477 (= 32 + 32 + 416 - 2 - 1), 0 stall cycles, from
+
+        /work/venvs/scalesim/bin/python -c "from scalesim.scale_sim import scalesim;
+          scalesim(save_disk_space=True, config='os_32x32.cfg' (with the two sizes set to 1),
+          topology='t.csv', layout='tests/goldens/scalesim/topologies/layout_none.csv',
+          input_type_gemm=True).run_scale(top_path='out')"   # then out/*/COMPUTE_REPORT.csv
+
+    The same holds for the conv 18x17 / 13x16 / 2 channels / 17 filters / stride 1 (one of
+    150 random differential cases). No tile that is a multiple of the array's side fits a
+    1 kB filter SRAM with double buffering (Tk >= 32, Tn = 17: 2 x 32 x 17 bytes); under
+    `timing: scalesim` tiles of 1 are candidates too (`accelsim.memory.every_tiling`), so
+    the layer runs, in SCALE-Sim's cycles."""
+    cfg = (GOLDEN / "configs" / "os_32x32.cfg").read_text()
+    for key in ("FilterSramSzkB:   6144", "OfmapSramSzkB:    2048"):
+        assert key in cfg
+        cfg = cfg.replace(key, key.split(":")[0] + ": 1")
+    (tmp_path / "a.cfg").write_text(cfg)
+    (tmp_path / "t.csv").write_text("Layer, M, N, K,\ng1, 12, 17, 416,\n")
+    arch = accelsim.load_arch(tmp_path / "a.cfg")
+    record = accelsim.simulate(arch, accelsim.load_workload(tmp_path / "t.csv")).layer_records()
+    assert record[0]["feasible"] and record[0]["cycles"] == 477
+    assert record[0]["tile_k"] < 32 or record[0]["tile_n"] < 17, "a tile only the ones make fit"
+    # our own timing runs tile by tile on the array: no tile smaller than the array's side
+    tiled = with_changes(arch, {"timing": "accelsim"})
+    wl = accelsim.load_workload(tmp_path / "t.csv")
+    assert not accelsim.simulate(tiled, wl).layer_records()[0]["feasible"]

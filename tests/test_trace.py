@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import onnx_models as om
 import pytest
+from conftest import ROOT
 from onnx import TensorProto as T
 from onnx import helper as h
 from onnx import numpy_helper as nh
@@ -88,6 +89,17 @@ def test_round_trip(write, tmp_path):
     # the YAML is an ordinary workload file; the .npz names the same trace
     assert accelsim.load_workload(tmp_path / "out" / "trace.yaml").layers == wl.layers
     assert load_trace(tmp_path / "out" / "trace.npz")[1].sha256 == saved.sha256
+
+
+def test_simulate_with_load_traces_tuple_is_a_type_error(write, tmp_path):
+    """`load_trace` returns ``(workload, trace)``; passing that pair as ``trace=`` names the
+    mistake instead of failing inside the model on a tuple."""
+    save_trace(_wl(write), _tensors(), tmp_path / "trace.yaml")
+    pair = load_trace(tmp_path / "trace.yaml")
+    arch = accelsim.load_arch(ROOT / "arch_configs" / "tpu_v1_like.yaml")
+    with pytest.raises(TypeError, match=r"load_trace returns \(workload, trace\).*tuple"):
+        accelsim.simulate(arch, pair[0], trace=pair)
+    assert accelsim.simulate(arch, pair[0], trace=pair[1]).total["macs"] > 0
 
 
 # ------------------------------------------------------------------------- ONNX export
@@ -507,3 +519,37 @@ def test_cli_run_uses_the_trace_next_to_the_workload(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["provenance"].get("data")
+
+
+def test_verify_counts_the_bias_in_the_accumulator(write):
+    """The bias is the accumulator's initial value. fc 4 -> 2, 16-bit accumulator
+    (-32,768..32,767), inputs all 100. Channel 0: weights 25, sum 4 x 2,500 = 10,000, bias
+    30,000: the accumulator holds 40,000, which wraps to 40,000 - 65,536 = -25,536 (1
+    overflow) and saturates (30,000 + 2,500 + 2,500 = 35,000 > 32,767 at the second
+    product: 1 saturation); 2^15 <= 40,000 < 2^16 needs 17 bits. Channel 1: weights 0, bias
+    -5: -5. Counting without the bias would say 0 overflows and 15 bits (10,000)."""
+    wl = accelsim.load_workload(write("b.yaml", """name: b
+batch: 1
+quant: {a_bits: 8, w_bits: 8, acc_bits: 16, out_bits: 8, a_encoding: int, w_encoding: int}
+layers:
+  - {name: fc, type: fc, in_features: 4, out_features: 2}
+"""))  # fmt: skip
+    w = np.array([[25] * 4, [0] * 4], np.int8)
+    x = np.full((1, 4), 100, np.int8)
+    bias = np.array([30_000, -5], np.int32)
+    outputs = np.array([[-25_536, -5]], np.int16)
+    trace = make_trace(wl, {"fc": {"weights": w, "inputs": x, "bias": bias, "outputs": outputs}})
+    (row,), _ = verify(wl, trace)
+    assert (row["overflows"], row["saturations"]) == (1, 1)
+    assert (row["max_abs_acc"], row["bits_needed"], row["mismatches"]) == (40_000, 17, 0)
+
+
+def test_timedelta_tensors_are_a_config_error(write, tmp_path):
+    """numpy calls timedelta64 a signed integer type; a trace holding one is the usual
+    "must hold integer codes" ConfigError, not a TypeError traceback."""
+    wl = _wl(write)
+    save_trace(wl, _tensors(), tmp_path / "t.yaml")
+    np.savez(tmp_path / "t.npz", **{"fc/weights": np.zeros((3, 6), "m8[s]")})
+    with pytest.raises(accelsim.ConfigError, match=r"t\.npz: fc\.weights: must hold integer "
+                       r"codes; found timedelta64\[s\]"):  # fmt: skip
+        load_trace(tmp_path / "t.yaml")
