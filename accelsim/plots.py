@@ -12,6 +12,7 @@ involved: ``fig.savefig("x.png")`` works anywhere. `command` is ``accelsim plot`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -47,6 +48,24 @@ def _scaled(column: str, values):
     return np.asarray(values, dtype=float) * UNITS.get(column, ("", "", 1.0))[2]
 
 
+def _need(df, func: str, columns) -> None:
+    """A `ConfigError` (a ValueError) naming each column ``func`` reads that ``df`` lacks.
+    ``columns``: ``(argument, column)`` pairs, the column a tuple when any one of them does."""
+    alts = [(arg, want if isinstance(want, tuple) else (want,)) for arg, want in columns]
+    needs = ", ".join(" or ".join(want) for _, want in alts)
+    have = [str(c) for c in df.columns]
+    problems = [
+        Problem(f"accelsim.plots.{func}()", None, arg,
+                f"no column {' or '.join(map(repr, want))} in the DataFrame"
+                + (did_you_mean(want[0], have) if len(want) == 1 else ""),
+                None, f"a DataFrame with {needs}")
+        for arg, want in alts
+        if not any(c in df.columns for c in want)
+    ]  # fmt: skip
+    if problems:
+        raise ConfigError(problems)
+
+
 def _figure(width=6.4, height=4.8):
     from matplotlib.figure import Figure
 
@@ -60,6 +79,7 @@ def pareto_front(df, x: str = "latency_s", y: str = "energy_pj") -> np.ndarray:
     on the front when no other row is at least as good in both and better in one; of rows
     with equal values only the first is kept.
     """
+    _need(df, "pareto_front", [("x", x), ("y", y)])
     xs = df[x].to_numpy(dtype=float)
     ys = df[y].to_numpy(dtype=float)
     ok = np.isfinite(xs) & np.isfinite(ys)
@@ -78,6 +98,8 @@ def pareto_front(df, x: str = "latency_s", y: str = "energy_pj") -> np.ndarray:
 def pareto(df, x: str = "latency_s", y: str = "energy_pj", label_column=None, title=None):
     """Every feasible design point of ``df`` at (``x``, ``y``), the front highlighted and
     (with ``label_column``) labelled."""
+    labels = [] if label_column is None else [("label_column", label_column)]
+    _need(df, "pareto", [("x", x), ("y", y), *labels])
     fig = _figure()
     ax = fig.add_subplot()
     front = pareto_front(df, x, y)
@@ -125,6 +147,7 @@ def heatmap(df, x: str, y: str, value: str = "tops_per_w", best=None, title=None
     efficiency, min for latency, energy and EDP); an empty cell has none."""
     import pandas as pd
 
+    _need(df, "heatmap", [("x", x), ("y", y), ("value", value)])
     best = best or ("max" if value in HIGHER_IS_BETTER else "min")
     data = df
     if "feasible" in df:
@@ -190,6 +213,8 @@ def energy_breakdown(df, by=None, title=None):
     """Energy by component. Without ``by``: one bar per component, summed over the rows of
     ``df`` (a report's breakdown table, its layers, or sweep points), with its share. With
     ``by`` (a column naming each row, e.g. the design): one stacked bar per row."""
+    if by is not None:
+        _need(df, "energy_breakdown", [("by", by)])
     if by is None:
         totals = {k: v for k, v in _component_totals(df).items() if v > 0}
         if not totals:
@@ -232,6 +257,7 @@ def layer_bars(layers, title=None):
     """Per-layer latency and energy (stacked by component when the columns are there) of a
     report's layers DataFrame (`accelsim.Report.layers`, a report JSON's ``layers``, or a
     sweep's layers table for one point)."""
+    _need(layers, "layer_bars", [("layers", "name"), ("layers", ("latency_s", "cycles"))])
     rows = layers
     if "costed" in rows:
         rows = rows[rows["costed"].astype(bool).to_numpy()]
@@ -279,6 +305,7 @@ def gantt(timeline, title=None):
     """A Gantt chart of the event model's busy intervals (`accelsim.event`): one row per
     resource (``dram``, ``generator``, ``array0``, ...), one bar per interval, coloured by
     what it was (compute, load, store, weights); cycles on the x axis."""
+    _need(timeline, "gantt", [("timeline", c) for c in ("resource", "what", "start", "end")])
     fig = _figure(10, 1.2 + 0.5 * timeline["resource"].nunique())
     ax = fig.add_subplot()
     resources = sorted(timeline["resource"].unique(),
@@ -318,6 +345,7 @@ def _column(df, name, option, default=None):
 
 def design_labels(points, axes) -> list[str]:
     """``rows=32 cols=32 w_bits=4``: a short name of each point from its axis values."""
+    _need(points, "design_labels", [("axes", a) for a in axes] or [("points", "point_id")])
     short = {a: a.rsplit(".", 1)[-1] for a in axes}
     return [
         " ".join(f"{short[a]}={row[a]}" for a in axes) or f"point {row['point_id']}"
@@ -426,6 +454,9 @@ def _from_sweep(args, source: Path):
         raise _bad("KIND", f"{args.kind} needs a report JSON; a sweep directory has no "
                    f"{args.kind}", repr(args.kind), ", ".join(KINDS))  # fmt: skip
     spec = read_spec(source)
+    axes = list(spec["axes"])
+    for table, columns in _reads(args, axes).items():
+        _check_parts(source, table, columns, args.kind)
     points = read_results(source, "points")
     if points.empty:
         raise _bad("INPUT", "the sweep has no finished points yet", repr(str(source)))
@@ -435,7 +466,6 @@ def _from_sweep(args, source: Path):
         raise _bad("--workload", f"not in this sweep{did_you_mean(workload, workloads)}",
                    repr(workload), ", ".join(workloads))  # fmt: skip
     points = points[points["workload"] == workload].reset_index(drop=True)
-    axes = list(spec["axes"])
     points["design"] = design_labels(points, axes)
     title = f"{spec['base_arch']['name']} sweep, {workload}"
     if args.kind == "pareto":
@@ -458,6 +488,10 @@ def _from_sweep(args, source: Path):
         design = points.loc[points["point_id"] == pid, "design"].iloc[0]
         return layer_bars(rows.reset_index(drop=True), title=f"{title}: {design}")
     _has_values(points, {"KIND": "energy_pj"}, source)
+    if not energy_columns(points):
+        why = "no energy_<component>_<action>_pj column in any part"
+        redo = "what accelsim plot breakdown reads; run the sweep again to write them"
+        raise ConfigError(Problem(str(source / "points"), None, "", why, None, redo))
     if args.point is not None:
         pid = _pick_point(points, args.point)
         rows = points[points["point_id"] == pid]
@@ -466,6 +500,74 @@ def _from_sweep(args, source: Path):
     if front.empty:
         raise _bad("INPUT", "no feasible point to plot", repr(str(source)))
     return energy_breakdown(front, by="design", title=f"{title}: Pareto-front designs")
+
+
+def _reads(args, axes) -> dict:
+    """Per table of a sweep directory, ``(column, option)`` for every column ``accelsim plot
+    KIND`` reads from it (option: the one that chose the column, None for the plot's own; a
+    tuple of columns: any one of them)."""
+    points = [(c, None) for c in ("point_id", "workload", "feasible", *axes)]
+    chosen = {"pareto": (("--x", "latency_s"), ("--y", "energy_pj")),
+              "heatmap": (("--x", axes[0] if axes else None),
+                          ("--y", axes[1] if len(axes) > 1 else None),
+                          ("--value", "tops_per_w"))}.get(args.kind, ())  # fmt: skip
+    for flag, default in chosen:
+        given = getattr(args, flag[2:])
+        if (given or default) is not None:
+            points.append((given or default, flag if given else None))
+    if args.kind == "breakdown":
+        points += [("energy_pj", None)] + ([] if args.point is not None else [("latency_s", None)])
+    if args.kind != "layers":
+        return {"points": points}
+    if args.point is None:
+        points.append(("objective_value", None))  # the best point by the sweep's objective
+    layers = [(c, None) for c in ("point_id", "workload", "layer_index", "name")]
+    return {"points": points, "layers": [*layers, (("latency_s", "cycles"), None)]}
+
+
+def _check_parts(source: Path, table: str, columns: list, kind: str) -> None:
+    """A `ConfigError` naming each Parquet part of ``table`` (or the table, when every part
+    lacks the same ones) without a column the plot reads (`_reads`): a part written by
+    another accelsim version or edited, read before pandas meets it. A column an option
+    chose that no part has is left to the option's own error (`_column`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from accelsim.sweeps import REDO_PART
+
+    parts = sorted((source / table).glob("part-*.parquet"))
+    if not parts and table == "layers":
+        raise ConfigError(Problem(str(source / table), None, "", "no Parquet part", None,
+                                  "the layers table accelsim sweep writes"))  # fmt: skip
+    names = {}
+    for part in parts:
+        with contextlib.suppress(pa.ArrowException, OSError):  # read_results names it
+            names[part] = set(pq.read_schema(part).names)
+    wanted: dict = {}  # columns (any one of them) -> option; the plot's own come first
+    for c, flag in columns:
+        wanted.setdefault(c if isinstance(c, tuple) else (c,), flag)
+    wanted = [c for c, flag in wanted.items()
+              if flag is None or any(names[p] & set(c) for p in names)]  # fmt: skip
+    missing = {p: [c for c in wanted if not names[p] & set(c)] for p in names}
+    missing = {p: m for p, m in missing.items() if m}
+    if not missing:
+        return
+
+    def listed(cols, quote=str):
+        return ", ".join(" or ".join(map(quote, c)) for c in cols)
+
+    reads = f"columns {listed(wanted)}: what accelsim plot {kind} reads"
+    if len(missing) == len(parts) > 1 and len({tuple(m) for m in missing.values()}) == 1:
+        cols = next(iter(missing.values()))
+        problems = [Problem(str(source / table), None, "", f"no part has {listed(cols, repr)} "
+                            "(written by another accelsim version?)", None,
+                            f"{reads}; run the sweep again to write them")]  # fmt: skip
+    else:
+        problems = [
+            Problem(str(p), None, "", f"no column {listed(m, repr)}", None, f"{reads}; {REDO_PART}")
+            for p, m in missing.items()
+        ]
+    raise ConfigError(problems)
 
 
 def _has_values(points, columns: dict, source) -> None:

@@ -136,7 +136,9 @@ class Report:
             lines.append(f"  {key:<18} {_show_total(key, value)}")
         if self.energy_breakdown:
             total = sum(self.energy_breakdown.values()) or 1.0
-            lines.append("energy by component and action")
+            lines.append("energy by component and action" if self.total.get("feasible", True)
+                         else "energy of the feasible layers only, by component and action "
+                         "(the network does not run: no total)")  # fmt: skip
             for (component, action), pj in sorted(
                 self.energy_breakdown.items(), key=lambda kv: -kv[1]
             ):

@@ -989,6 +989,10 @@ def _read_spec_file(out) -> dict:
     return doc
 
 
+# what to do about a damaged or foreign Parquet part of a sweep directory
+REDO_PART = "delete this chunk's parts (points/ and layers/) and run accelsim sweep --resume"
+
+
 def read_results(out, table: str = "points"):
     """Read a sweep directory's ``points`` (totals) or ``layers`` table as one DataFrame,
     sorted by point, workload (spec order) and layer."""
@@ -1008,15 +1012,18 @@ def read_results(out, table: str = "points"):
         try:
             tables.append(pq.read_table(part))
         except (pa.ArrowException, OSError) as exc:
-            allowed = (
-                "delete this chunk's parts (points/ and layers/) and run accelsim sweep "
-                "--resume to compute it again"
-            )
             message = f"not a readable Parquet part ({exc})"
-            raise ConfigError(Problem(str(part), None, "", message, None, allowed)) from None
+            raise ConfigError(Problem(str(part), None, "", message, None, REDO_PART)) from None
+    keys = ["point_id", "workload"] + (["layer_index"] if table == "layers" else [])
+    for part, t in zip(parts, tables):
+        missing = [key for key in keys if key not in t.column_names]
+        if missing:
+            message = f"no column {', '.join(map(repr, missing))} (written by another version?)"
+            allowed = f"a {table} part with {', '.join(keys)}: {REDO_PART}"
+            raise ConfigError(Problem(str(part), None, "", message, None, allowed))
     merged = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     order = {w["name"]: i for i, w in enumerate(spec["workloads"])}
-    keys = ["point_id", "_w"] + (["layer_index"] if table == "layers" else [])
+    keys[1] = "_w"
     merged["_w"] = merged["workload"].map(order)
     merged = merged.sort_values(keys, kind="stable").drop(columns="_w")
     return merged.reset_index(drop=True)
@@ -1244,6 +1251,11 @@ def sweep(
             client.close()
     if failed:
         hint = " (run it again with resume to compute them)" if store is not None else ""
+        if any("BrokenProcessPool" in f for f in failed) and workers > 1 and client is None:
+            hint += (
+                "; worker processes start by importing the calling script: call "
+                "accelsim.sweep under `if __name__ == '__main__':` (or use workers=1)"
+            )
         raise SweepIncomplete(f"{len(failed)} of {len(chunks)} chunks failed{hint}:\n  "
                               + "\n  ".join(failed[:10]))  # fmt: skip
     if store is not None:

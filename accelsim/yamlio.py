@@ -8,6 +8,7 @@ bad value is.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +18,12 @@ from accelsim.errors import ConfigError, Problem
 
 try:  # the C loader composes 5-10x faster; same node API
     from yaml import CSafeLoader as _Loader
+
+    _SAFE_DEPTH = 400  # C composer: about 0.5 KB of C stack per level
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader
+
+    _SAFE_DEPTH = 200  # pure-Python composer: two frames per level, within the recursion limit
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class _Builder:
     def __init__(self, file: str):
         self.file, self.lines, self.problems = file, {}, []
         self.count, self.open = 0, set()  # nodes built; ids of collections being built
+        # scalars -> values; its own: a constructor caches every node it builds, for good
+        self.constructor = yaml.constructor.SafeConstructor()
 
     def stop(self, node, path, message: str):
         raise ConfigError(Problem(self.file, node.start_mark.line + 1, _dotted(path), message))
@@ -99,7 +106,7 @@ class _Builder:
 
     def scalar(self, node, path):
         try:
-            return _CONSTRUCTOR.construct_object(node, deep=True)
+            return self.constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             reason = getattr(exc, "problem", None) or str(exc)
             raise ConfigError(
@@ -108,15 +115,62 @@ class _Builder:
             ) from None  # fmt: skip
 
 
-_CONSTRUCTOR = yaml.SafeLoader("")
-
-
 def _dotted(path) -> str:
     return ".".join(str(p) for p in path)
 
 
+# where a block collection can start on a line: after the indentation and compact "- ", "? "
+# and ": " indicators (a BOM counted as one more column)
+_BLOCK_START = re.compile(r"^[ \t\ufeff]*(?:[-?:][ \t\ufeff]+)*", re.MULTILINE)
+_OPEN = {yaml.SequenceStartEvent, yaml.MappingStartEvent}
+_CLOSE = {yaml.SequenceEndEvent, yaml.MappingEndEvent}
+_NODES = _OPEN | {yaml.ScalarEvent, yaml.AliasEvent}
+
+
+def _depth_bound(text: str) -> int:
+    """An upper bound of how deep ``text``'s lists and mappings nest, at the cost of a few
+    passes of C over it. Flow collections: one ``[`` or ``{`` each. Block collections: a
+    nested one starts at a greater column (PyYAML's and libyaml's indentation stack), but
+    for a list at its mapping's column (``a:\n- x``): at most two per column where one can
+    start, after `_BLOCK_START` on a line."""
+    if any(c in text for c in "\r\x85\u2028\u2029"):  # YAML's other line breaks
+        text = text.translate(dict.fromkeys(map(ord, "\r\x85\u2028\u2029"), "\n"))
+    column = max(map(len, _BLOCK_START.findall(text)), default=0)
+    return text.count("[") + text.count("{") + 2 * (column + 1)
+
+
+def _check_depth(text: str, file: str) -> None:
+    """`MAX_DEPTH` checked on the event stream, which both parsers make without recursion,
+    before the composer recurses once per level (deep enough, Python's RecursionError or a
+    crash of the C one): the error `_Builder.build` gives, at the same node."""
+    if _depth_bound(text) <= _SAFE_DEPTH:  # the composer recurses safely; _Builder checks
+        return
+    stack: list = []  # per open collection: [is a mapping, nodes started in it]
+    top = None  # the top-level key or index, as _Builder names it
+    for event in yaml.parse(text, Loader=_Loader):
+        kind = type(event)
+        if kind in _CLOSE:
+            stack.pop()
+        elif kind in _NODES:
+            if stack:
+                mapping, count = stack[-1]
+                stack[-1][1] += 1
+                key = mapping and count % 2 == 0
+                if len(stack) == 1 and (key or not mapping):
+                    top = count if not mapping else getattr(event, "value", None)
+                # an alias is expanded by _Builder, a scalar key read with its mapping
+                scalar_key = key and kind is yaml.ScalarEvent
+                if len(stack) > MAX_DEPTH and kind is not yaml.AliasEvent and not scalar_key:
+                    path = "" if top is None else str(top)
+                    why = f"nested more than {MAX_DEPTH} levels deep"
+                    raise ConfigError(Problem(file, event.start_mark.line + 1, path, why))
+            if kind in _OPEN:
+                stack.append([kind is yaml.MappingStartEvent, 0])
+
+
 def parse_yaml(text: str, file: str) -> Doc:
     try:
+        _check_depth(text, file)
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

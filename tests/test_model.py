@@ -72,6 +72,13 @@ def test_infeasible_layer_is_a_row_with_a_reason(write):
     assert bad["reason"] == "a_bits 16 (uint) exceeds this int_mac's max_a_bits 8"
     assert report.total["feasible"] is False and report.total["cycles"] is None
     assert "1 layer(s) cannot run on this design; first: f:" in report.total["reason"]
+    # with prices, the console's breakdown is of the layers that run, and says so
+    tech = write("t.yaml", ARCH.format(rows=32, cols=32, df="os")
+                 + "technology: {node_nm: 45, voltage_v: 0.9}\n")  # fmt: skip
+    table = accelsim.simulate(accelsim.load_arch(tech), _wl(write, layers)).table()
+    assert "energy of the feasible layers only" in table
+    feasible = accelsim.simulate(accelsim.load_arch(tech), _wl(write, CONV)).table()
+    assert "\nenergy by component and action" in feasible
 
 
 def test_non_gemm_layers_are_listed_not_costed(write):

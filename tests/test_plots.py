@@ -235,3 +235,86 @@ def test_accelsim_plot_energy_of_a_sweep_without_energy(write, tmp_path, capsys)
         assert f"{flag}: no feasible point of this sweep has energy" in err, err
     for args in (["layers"], ["heatmap", "--value", "latency_s"]):
         assert main(["plot", *args, str(out), "-o", str(tmp_path / "ok.png")]) == 0, args
+
+
+def _drop(copy, table, columns, parts=None):
+    """Rewrite the sweep copy's ``table`` parts (the first ``parts``, or all) without
+    ``columns``, as an older accelsim or a hand edit would leave them."""
+    import pyarrow.parquet as pq
+
+    for part in sorted((copy / table).glob("part-*.parquet"))[:parts]:
+        t = pq.read_table(part)
+        pq.write_table(t.drop([c for c in columns if c in t.column_names]), part)
+
+
+@pytest.mark.parametrize(
+    ("args", "table", "columns", "parts", "message"),
+    [
+        (["pareto"], "points", ["energy_pj"], 1, r"points/part-000000\.parquet: <top>: no column 'energy_pj'; allowed: columns point_id, workload, feasible, array\.rows, array\.cols, w_bits, latency_s, energy_pj: what accelsim plot pareto reads"),
+        (["pareto"], "points", ["workload"], None, r"/points: <top>: no part has 'workload' \(written by another accelsim version\?\); allowed: columns point_id, workload, feasible, .*what accelsim plot pareto reads"),
+        (["pareto", "--x", "tops"], "points", ["tops"], 1, r"points/part-000000\.parquet: <top>: no column 'tops'; allowed: .*, tops, energy_pj: what"),
+        (["heatmap"], "points", ["feasible"], None, r"/points: <top>: no part has 'feasible'"),
+        (["heatmap"], "points", ["array.rows", "tops_per_w"], 1, r"part-000000\.parquet: <top>: no column 'array\.rows', 'tops_per_w'"),
+        (["layers"], "points", ["objective_value"], None, r"/points: <top>: no part has 'objective_value'.*what accelsim plot layers reads"),
+        (["layers"], "layers", ["layer_index"], None, r"/layers: <top>: no part has 'layer_index' \(written by another accelsim version\?\); allowed: columns point_id, workload, layer_index, name, latency_s or cycles: what accelsim plot layers reads"),
+        (["layers"], "layers", ["latency_s", "cycles"], 1, r"layers/part-000000\.parquet: <top>: no column 'latency_s' or 'cycles'"),
+        (["breakdown"], "points", ["latency_s"], None, r"/points: <top>: no part has 'latency_s'.*what accelsim plot breakdown reads"),
+        (["breakdown", "--point", "0"], "points", ["point_id"], 1, r"points/part-000000\.parquet: <top>: no column 'point_id'"),
+    ],
+    ids=["pareto-part", "pareto-all", "pareto-x-part", "heatmap-all", "heatmap-two", "layers-points",
+         "layers-layers", "layers-either", "breakdown-all", "breakdown-point"],
+)  # fmt: skip
+def test_accelsim_plot_part_without_a_column(swept, tmp_path, capsys, args, table, columns,
+                                             parts, message):  # fmt: skip
+    """A sweep directory whose Parquet parts lack a column the plot reads (dropped from one
+    part, or from every part as an older accelsim would write them) is one ConfigError naming
+    the part (or the table when every part lacks it), the column and what the plot reads,
+    exit 2, for every kind: not a KeyError, nor a figure silently missing that part's
+    points. A column an option chose that no part has stays that option's error."""
+    _, out = swept
+    copy = tmp_path / "sweep"
+    shutil.copytree(out, copy)
+    _drop(copy, table, columns, parts)
+    assert main(["plot", args[0], str(copy), *args[1:], "-o", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.startswith("accelsim: 1 problem in the input:"), err
+    assert re.search(message, err), err
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_accelsim_plot_breakdown_without_component_columns(swept, tmp_path, capsys):
+    """``breakdown`` of a sweep whose parts have energy_pj but no energy_<component>_<action>_pj
+    columns: a ConfigError naming the points table, not a ValueError traceback (exit 1)."""
+    points, out = swept
+    copy = tmp_path / "sweep"
+    shutil.copytree(out, copy)
+    _drop(
+        copy,
+        "points",
+        [c for c in points.columns if c in sum(plots.energy_columns(points).values(), [])],
+    )
+    assert main(["plot", "breakdown", str(copy), "-o", str(tmp_path / "f.png")]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "Traceback" not in err and "/points: <top>: no energy_<component>_<action>_pj column" in err
+    ), err
+
+
+def test_plot_functions_name_a_missing_column(report, swept):
+    """The functions that take a DataFrame say which column they lack (a ConfigError, a
+    ValueError), not a bare KeyError."""
+    points, _ = swept
+    cases = [
+        (lambda: plots.pareto_front(points.drop(columns="energy_pj")), r"accelsim\.plots\.pareto_front\(\): y: no column 'energy_pj' in the DataFrame \(did you mean 'energy_pe_mac_pj'\?\); allowed: a DataFrame with latency_s, energy_pj"),
+        (lambda: plots.pareto(points.drop(columns="latency_s")), r"pareto\(\): x: no column 'latency_s'"),
+        (lambda: plots.pareto(points, label_column="design"), r"pareto\(\): label_column: no column 'design'"),
+        (lambda: plots.heatmap(points, "array.cols", "array.rows", "tops_per_watt"), r"heatmap\(\): value: no column 'tops_per_watt' in the DataFrame \(did you mean 'tops_per_w'\?\)"),
+        (lambda: plots.energy_breakdown(points, by="design"), r"energy_breakdown\(\): by: no column 'design'"),
+        (lambda: plots.layer_bars(report.layers.drop(columns="name")), r"layer_bars\(\): layers: no column 'name'"),
+        (lambda: plots.layer_bars(report.layers.drop(columns=["latency_s", "cycles"])), r"layer_bars\(\): layers: no column 'latency_s' or 'cycles'"),
+        (lambda: plots.design_labels(points, ["array.rows", "pe.kind"]), r"design_labels\(\): axes: no column 'pe\.kind'"),
+        (lambda: plots.gantt(pd.DataFrame({"resource": ["dram"], "start": [0], "end": [1]})), r"gantt\(\): timeline: no column 'what'"),
+    ]  # fmt: skip
+    for call, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            call()

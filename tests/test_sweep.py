@@ -209,6 +209,22 @@ def test_resume_with_a_damaged_spec_file_is_a_config_error(write, tmp_path, text
         accelsim.sweep(spec, workers=1, out=tmp_path / "out", resume=True)
 
 
+@pytest.mark.parametrize(("table", "column"), [("points", "workload"), ("layers", "layer_index")])
+def test_read_results_of_a_part_without_a_key_column(write, tmp_path, table, column):
+    """A Parquet part lacking a column `read_results` sorts by (edited, or written by another
+    version) is a ConfigError naming the part, not a pandas KeyError."""
+    import pyarrow.parquet as pq
+
+    spec = write(
+        "sweep.yaml", spec_text("edge_32x32.yaml", ["resnet18.yaml"], {"array.rows": [16]})
+    )
+    accelsim.sweep(spec, workers=1, out=tmp_path / "out")
+    part = sorted((tmp_path / "out" / table).glob("part-*.parquet"))[0]
+    pq.write_table(pq.read_table(part).drop_columns([column]), part)
+    with pytest.raises(ConfigError, match=rf"{part.name}: <top>: no column '{column}'"):
+        read_results(tmp_path / "out", table)
+
+
 # --------------------------------------------------------- rows equal accelsim.simulate
 
 # every shipped arch kind, with axes its PE accepts; workloads it is paired with in the suite
@@ -550,3 +566,20 @@ def test_dask_local_cluster_and_worker_processes_give_the_same_rows(write, tmp_p
     pd.testing.assert_frame_equal(one, pool)
     assert len(one) == 16 * 2 and (one["status"] == "ok").all()
     assert np.all(one["point_id"].to_numpy() == np.repeat(np.arange(16), 2))
+
+
+def test_unguarded_script_with_workers_is_told_about_the_main_guard(tmp_path):
+    """Worker processes are spawned: each imports the calling script, which (without an
+    ``if __name__ == "__main__":`` guard) starts its own sweep during bootstrap, so the pool
+    breaks. The error says why instead of only listing broken chunks."""
+    script = tmp_path / "s.py"
+    spec = {"base_arch": str(ROOT / "arch_configs" / "edge_32x32.yaml"),
+            "workloads": [str(ROOT / "tests" / "data" / "tiny.yaml")],
+            "axes": {"array.rows": [8, 16]}}  # fmt: skip
+    script.write_text(f"import accelsim\naccelsim.sweep({spec!r}, workers=2, progress=False)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         cwd=tmp_path, timeout=300)  # fmt: skip
+    assert run.returncode != 0
+    # (the children's own bootstrap errors mention the guard too: look at ours)
+    ours = [line for line in run.stderr.splitlines() if "SweepIncomplete" in line]
+    assert ours and "under `if __name__ == '__main__':`" in ours[-1], run.stderr[-2000:]
