@@ -24,6 +24,7 @@ and metric, every policy the searches evaluated (test accuracy against cost rela
 
 from __future__ import annotations
 
+import argparse
 import csv
 from pathlib import Path
 
@@ -46,7 +47,11 @@ RATIO = 0.62
 SEED = 0
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     net = DigitsMLP()
     wl = accelsim.load_workload(ROOT / "workloads" / "digits_mlp.yaml")
     oracles = {

@@ -18,6 +18,7 @@ batch of HAQ's released lookup table, ``simulator_batch = 16``) for the cost ora
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -106,7 +107,11 @@ def workload_yaml() -> str:
     )
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     from sklearn.datasets import load_digits
 
     digits = load_digits()

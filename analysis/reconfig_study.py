@@ -18,6 +18,7 @@ mapper run with that objective. Prints Markdown tables (pasted into the README) 
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +113,11 @@ def figure(latency: dict, energy: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     latency, energy = study("latency"), study("energy")
     print(table(latency, "Latency (cycles, objective latency)"))
     print()

@@ -9,6 +9,7 @@ the array shape.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 from pathlib import Path
 
@@ -21,7 +22,11 @@ OUT = HERE / "out" / "sweep_resnet50"
 FIGURES = HERE / "figures"
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     shutil.rmtree(OUT, ignore_errors=True)  # regenerated from the spec every time
     points = accelsim.sweep(SPEC, out=OUT)
     points["pes"] = points["array.rows"] * points["array.cols"]

@@ -34,6 +34,7 @@ each layer is mapped for the least energy.
 
 from __future__ import annotations
 
+import argparse
 import csv
 from pathlib import Path
 
@@ -317,7 +318,11 @@ def finn_rows() -> list[dict]:
     return rows
 
 
-def main() -> list[dict]:
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     rows = unpu_rows() + bitfusion_rows() + hiddenite_rows() + finn_rows()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     with OUT.open("w", newline="") as f:

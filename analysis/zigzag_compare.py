@@ -385,7 +385,9 @@ def capacity_matched(arch, price: dict, acc_bits: int, out_bits: int):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument(
         "--zigzag-python",
         default=os.environ.get("ZIGZAG_PYTHON", "/work/venvs/zigzag/bin/python"),
@@ -395,6 +397,16 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="ZigZag processes")
     ap.add_argument("--reuse", action="store_true", help=f"reuse ZigZag's results in {RAW.name}")
     args = ap.parse_args(argv)
+    if args.reuse and not RAW.exists():  # analysis/out/ is not in git: a fresh clone lacks it
+        print(
+            f"--reuse: no saved ZigZag results at {RAW}. --reuse reuses the results of an "
+            "earlier run without --reuse; run `python analysis/zigzag_compare.py` first, which "
+            f"needs ZigZag's own venv (--zigzag-python, default $ZIGZAG_PYTHON or "
+            f"/work/venvs/zigzag/bin/python; now {args.zigzag_python}): "
+            "python3 -m venv DIR && DIR/bin/pip install zigzag-dse six",
+            file=sys.stderr,
+        )
+        return 2
     start = time.time()
     OUT.parent.mkdir(parents=True, exist_ok=True)
 

@@ -12,7 +12,7 @@ its loads (when it has any) and one for its store (when it ends a visit to its o
 
 from __future__ import annotations
 
-import sys
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -81,10 +81,21 @@ def agreement(factor: float) -> None:
         print(f"| {arch.name} | {n} | {equal} | {low:+,.0f} / {high:+,.0f} | {spread} |")
 
 
-if __name__ == "__main__":
-    if "--agreement" in sys.argv:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--agreement", action="store_true", help="print the agreement tables instead (minutes)"
+    )
+    args = parser.parse_args(argv)
+    if args.agreement:
         agreement(1000.0)
         print()
         agreement(1.0)
     else:
         speed()
+
+
+if __name__ == "__main__":
+    main()

@@ -9,6 +9,7 @@ and, for scale, one `simulate` with that assignment. Medians; prints a table.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,11 @@ WL = ROOT / "workloads" / "resnet50.yaml"
 ARCHS = ("bitfusion", "unpu", "tpu_v1_like")
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     wl = accelsim.load_workload(WL)
     rng = np.random.default_rng(0)
     print(f"ResNet-50, {sum(la.is_gemm for la in wl.layers)} GEMM layers x 64 bit pairs, medians")

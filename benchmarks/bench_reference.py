@@ -118,7 +118,9 @@ def compile_times() -> tuple[tuple[float, float], tuple[float, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="fewer runs, smaller numpy case")
     args = parser.parse_args()
     runs = 3 if args.quick else 7

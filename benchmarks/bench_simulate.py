@@ -8,6 +8,7 @@ loop over one design) and cold (caches emptied before each call: a first call).
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
@@ -39,7 +40,11 @@ def cold(arch, wl) -> None:
     accelsim.simulate(arch, wl)
 
 
-def main() -> None:
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.parse_args(argv)
     arch, wl = accelsim.load_arch(ARCH), accelsim.load_workload(WL)
     sim = median_seconds(lambda: accelsim.simulate(arch, wl), 200)
     first = median_seconds(lambda: cold(arch, wl), 50)

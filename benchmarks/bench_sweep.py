@@ -114,7 +114,9 @@ def interleaved(rounds: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--sample", type=int, default=100, help="points per simulate loop")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")

@@ -62,7 +62,9 @@ def accelsim_run(arch, wl, repeat: int) -> tuple[float, dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--array", default="128x128", choices=("32x32", "128x128", "16x64"))
     parser.add_argument(
         "--topologies", default="gemms,resnet18", help="from tests/goldens/scalesim/topologies"
