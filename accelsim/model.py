@@ -142,6 +142,9 @@ def _packing(gemm, k, k_run, quants, index, checks, pe) -> dict:
     ``steps = (k / k_run) ceil(k_run / p)``, so a layer with few channels under-fills. ``pack``
     is the effective ``k / steps`` (used to scale a tile's ``k``); ``step`` the cycles one
     step takes (bit-serial PEs need several). Layers that do not run pack 1 MAC in 1 cycle.
+    ``pe_actions`` per MAC: the PE's, except that the actions it does once per step
+    (``pe.STEP_ACTIONS``: a fusion-unit cycle, a LUT lookup) count per step, ``p / pack``
+    times its per-MAC figure at full packing (an under-filled step costs a full one).
     """
     runs = gemm & np.array([checks[i] is None for i in index.tolist()], dtype=bool)
     p, s = np.ones(len(quants), dtype=np.int64), np.ones(len(quants), dtype=np.int64)
@@ -153,11 +156,17 @@ def _packing(gemm, k, k_run, quants, index, checks, pe) -> dict:
     p, s = np.where(runs, p[index], 1), np.where(runs, s[index], 1)
     k, run = np.maximum(k, 1), np.maximum(k_run, 1)
     steps = (k // run) * -(-run // p)
+    per_step = getattr(pe, "STEP_ACTIONS", ())
     return {
         "pack": k / steps,
         "step": s,
-        "pe_actions": {a: np.where(runs, t[index], 0.0) for a, t in actions.items()},
-        "peak": p / s,
+        "pe_actions": {
+            a: np.where(runs, t[index], 0.0) * (p * steps / k if a in per_step else 1)
+            for a, t in actions.items()
+        },  # fmt: skip
+        # a PE that skips all-zero weight bit-planes (accelsim.trace) can finish a step in one
+        # cycle: its peak, whatever the data, is a step per cycle
+        "peak": p / (1 if getattr(pe, "skip_zero_bitplanes", False) else s),
     }
 
 
@@ -402,8 +411,9 @@ def _cost(arch: Arch, x: dict, tiling: dict | None) -> list[dict]:
         else:
             compute = g * tiled(array_cycles, m, n, k, tm, tn, tk)
         c = dict(common)
-        moving = MOVING[df]
-        c[("pe", "operand_move_bytes")] = macs * (x[moving[0]] + x[moving[1]]) / 8
+        # operands hop once per MAC; a partial sum once per array step (``pack`` MACs)
+        hops = [macs / x["pack"] if b == "acc_bits" else macs for b in MOVING[df]]
+        c[("pe", "operand_move_bytes")] = sum(h * x[b] for h, b in zip(hops, MOVING[df])) / 8
         stall = {key: np.zeros(len(m)) for key in ("stall_read", "stall_write", "stall_sram")}
         cycles = compute.astype(np.float64)
         if mem is not None:

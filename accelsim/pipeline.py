@@ -36,6 +36,22 @@ fit ``budget_lanes``. The arch's PE kind says which precisions a layer may have 
 and the cycles of a step (``cycles_per_step``: 1 for xnor and its integer fallback,
 ``w_bits`` for ``bit_serial``); its own spatial packing (``k_per_cycle``, e.g. xnor
 ``lanes``) is replaced by ``simd``.
+
+**Grouped and depthwise convs** (``groups > 1``) run on a vector-vector unit instead, as
+FINN runs depthwise convs on its VectorVectorActivation unit (VVAU; finn
+``custom_op/fpgadataflow/vectorvectoractivation.py``, ``get_exp_cycles``: ``Channels ·
+k_h · k_w / PE / SIMD · dim_h · dim_w``, ``PE`` dividing ``Channels`` and ``SIMD`` dividing
+``k_h · k_w``): ``pe`` runs over all ``groups · n`` output channels and ``simd`` over the
+per-group reduction ``k`` (``kh · kw`` for a depthwise conv: FINN's rule exactly)::
+
+    stage_cycles = s · m · ceil(groups · n / pe) · ceil(k / simd)
+
+``pe`` must divide ``groups · n`` and ``simd`` must divide ``k`` unless ``pad: true``;
+``array.rows``/``array.cols`` bound them as above. Folded like a dense conv (the groups one
+after another on an ``n x k`` matrix unit) a depthwise conv would get a single lane
+(``pe <= n = 1``, ``simd <= k_run = 1``). Dense convs, fcs and matmuls (whose ``count``
+products, their ``groups``, are folded one after another) keep the matrix-vector rule above.
+
 Non-GEMM layers are stages on the ``vector_unit`` (``ceil(elements / lanes)`` cycles) when
 the arch has one, and listed as not costed otherwise.
 
@@ -117,18 +133,37 @@ def divisors(x: int) -> list[int]:
     return sorted(set(small + [x // d for d in small]))
 
 
-def stage_cycles(m, n, k, k_run, groups, pe, simd, step) -> int:
-    """Cycles one frame spends in a layer's unit (module docstring)."""
-    return step * groups * m * -(-n // pe) * (k // k_run) * -(-k_run // simd)
+def is_vvau(layer) -> bool:
+    """Whether a layer runs on a vector-vector unit: a grouped or depthwise conv (module
+    docstring)."""
+    return layer.type == "conv" and layer.groups > 1
 
 
-def options(m, n, k, k_run, groups, step, max_pe, max_simd) -> list[tuple[int, int, int, int]]:
+def extents(m, n, k, k_run, groups, vvau=False) -> tuple[int, int, int]:
+    """``(pe extent, simd extent, passes)`` of a layer's unit: ``pe`` and ``simd`` fold the
+    extents, and the folded unit runs ``passes`` times a frame (module docstring)."""
+    if vvau:
+        return groups * n, k, m
+    return n, k_run, groups * m * (k // k_run)
+
+
+def stage_cycles(m, n, k, k_run, groups, pe, simd, step, vvau=False) -> int:
+    """Cycles one frame spends in a layer's unit (module docstring); ``vvau`` for a grouped
+    or depthwise conv (`is_vvau`)."""
+    rows, cols, passes = extents(m, n, k, k_run, groups, vvau)
+    return step * passes * -(-rows // pe) * -(-cols // simd)
+
+
+def options(
+    m, n, k, k_run, groups, step, max_pe, max_simd, vvau=False
+) -> list[tuple[int, int, int, int]]:
     """Legal foldings of one layer as ``(lanes, cycles, pe, simd)``, fewest lanes first."""
+    rows, cols, _ = extents(m, n, k, k_run, groups, vvau)
     out = [
-        (pe * simd, stage_cycles(m, n, k, k_run, groups, pe, simd, step), pe, simd)
-        for pe in divisors(n)
+        (pe * simd, stage_cycles(m, n, k, k_run, groups, pe, simd, step, vvau), pe, simd)
+        for pe in divisors(rows)
         if pe <= max_pe
-        for simd in divisors(k_run)
+        for simd in divisors(cols)
         if simd <= max_simd
     ]
     return sorted(out)
@@ -194,13 +229,26 @@ def _given(arch, wl, x, run, folding: Folding) -> dict:
                 repr(name), ", ".join(gemm),
             ))  # fmt: skip
             continue
-        i = gemm[name]
-        n, k_run = int(x["n"][i]), wl.layers[i].k_run
+        i, layer = gemm[name], wl.layers[gemm[name]]
+        vvau = is_vvau(layer)
+        rows, cols, _ = extents(int(x["m"][i]), int(x["n"][i]), int(x["k"][i]), layer.k_run,
+                                int(x["groups"][i]), vvau)  # fmt: skip
+        if vvau:
+            what_pe = (
+                f"output channels (groups x n = {int(x['groups'][i])} x {int(x['n'][i])}"
+                ": a grouped or depthwise conv's vector-vector unit, as FINN's VVAU)"
+            )
+            what_simd = (
+                "per-group reduction (k = in_channels / groups x kh x kw; kh x kw "
+                "for a depthwise conv)"
+            )
+        else:
+            what_pe = "outputs (n)"
+            what_simd = "reduction run (k_run: input channels of a conv, in_features of an fc)"
         for field, value, extent, bound, what in (
-            ("pe", alloc.pe, n, arch.rows, "outputs (n)"),
-            ("simd", alloc.simd, k_run, arch.cols, "reduction run (k_run: input channels "
-             "of a conv, in_features of an fc)"),
-        ):  # fmt: skip
+            ("pe", alloc.pe, rows, arch.rows, what_pe),
+            ("simd", alloc.simd, cols, arch.cols, what_simd),
+        ):
             if value > bound:
                 problems.append(folding.doc.problem(
                     (*path, field), f"exceeds the largest unit of arch {arch.name!r} "
@@ -236,7 +284,8 @@ def _searched(arch, wl, x, run, step) -> dict:
     index = [i for i in range(len(wl.layers)) if run[i]]
     opts = [
         options(*(int(x[d][i]) for d in ("m", "n", "k")), wl.layers[i].k_run,
-                int(x["groups"][i]), int(step[i]), arch.rows, arch.cols)
+                int(x["groups"][i]), int(step[i]), arch.rows, arch.cols,
+                is_vvau(wl.layers[i]))
         for i in index
     ]  # fmt: skip
     if budget < len(index):
@@ -283,7 +332,7 @@ def simulate_pipelined(arch, wl, assignment, objective, trace=None, folding=None
             pe[i], simd[i] = p, s
             cycles[i] = stage_cycles(int(x["m"][i]), int(x["n"][i]), int(x["k"][i]),
                                      wl.layers[i].k_run, int(x["groups"][i]), p, s,
-                                     int(step[i]))  # fmt: skip
+                                     int(step[i]), is_vvau(wl.layers[i]))  # fmt: skip
     vec = vector_work(arch, x)
     cycles = np.where(run, cycles, vec["cycles"])
     lanes = pe * simd

@@ -296,7 +296,10 @@ def concat_columns(parts: list[tuple[int, dict]]) -> dict:
 
 def layer_table(arch, rows: dict) -> dict:
     """A report's per-layer columns from the model's: cycles NaN where a layer is not costed,
-    its latency and utilization (GEMM layers: MACs over the cycles x the PEs' peak)."""
+    its latency and utilization (GEMM layers: MACs over the cycles x the PEs x the MACs a PE
+    does per cycle at this layer's packing, ``pe_macs_per_cycle``: the share of PE steps
+    that do work; a layer that under-fills a PE's packing shows it as ``pe_macs_per_cycle``
+    below ``pe_peak_macs_per_cycle``, not here)."""
     costed = np.asarray(rows["costed"], dtype=bool)
     cycles = np.where(costed, np.asarray(rows["cycles"], dtype=float), np.nan)
     macs = np.asarray(rows["macs"], dtype=np.int64)

@@ -153,8 +153,11 @@ BIG_MEMORIES = (
         # conv 3 -> 32 channels, 3x3 on 8x8 (m = 36, k = 27) at 2/2: 3 channels per tap pack
         # into 9 steps (pack 3), ceil(9 / 4) = 3 folds: 36 x 32 x 3 x 4 B (unpacked:
         # ceil(27 / 4) = 7 folds, 32,256 B)
-        (2, "{name: c, type: conv, in_channels: 3, out_channels: 32, in_h: 8, in_w: 8, "
-            "kernel: 3}", 13824),
+        (
+            2,
+            "{name: c, type: conv, in_channels: 3, out_channels: 32, in_h: 8, in_w: 8, kernel: 3}",
+            13824,
+        ),
     ],
 )
 def test_partial_sums_count_packed_row_folds(write, df, bits, layer, writes):
@@ -174,3 +177,57 @@ def test_partial_sums_count_packed_row_folds(write, df, bits, layer, writes):
     assert row["outputs_sram_write_bytes"] == writes
     outputs = row["m"] * row["n"]
     assert row["outputs_sram_read_bytes"] == writes - outputs * 4 + outputs * 1  # + drain
+
+
+def _unit_cycles(report, arch) -> float:
+    """Fusion-unit cycles counted: the action's energy over one unit cycle's price."""
+    from accelsim.energy import tech_of
+    from accelsim.pe.bit_fusion import fusion_unit
+
+    pj = report.columns["energy_pe_fusion_unit_cycle_pj"][0]
+    return pj / (fusion_unit(tech_of(arch))["pj"] * arch.spec.technology.mac_pj_scale)
+
+
+def test_under_filled_steps_cost_whole_steps(write):
+    """A fusion unit's cycle is one action whatever how many of its 16 packed 2-bit MACs
+    are real. Conv 3 -> 8 channels, 3x3, pad 1 on 8x8 at 2/2: m = 64, n = 8, k = 27 in runs
+    of 3 channels (k_run = 3), so each output takes 9 taps x ceil(3 / 16) = 9 steps, not
+    27 / 16: 64 x 8 x 9 = 4,608 unit cycles (counted per MAC at full packing: 64 x 8 x 27 /
+    16 = 864). A fc of 64 inputs fills every step: 8 x 8 x 64 / 16 = 256 either way."""
+    arch = _arch(write, "{kind: bit_fusion}", rows=4, cols=4, extra=TECH)
+    conv = ("{name: c, type: conv, in_channels: 3, out_channels: 8, in_h: 8, in_w: 8, "
+            "kernel: 3, padding: 1}")  # fmt: skip
+    fc = "{name: f, type: fc, in_features: 64, out_features: 8, tokens: 8}"
+    for layer, units in ((conv, 4608), (fc, 256)):
+        report = accelsim.simulate(arch, _wl(write, 2, 2, layer=layer))
+        assert _unit_cycles(report, arch) == pytest.approx(units)
+
+
+def test_partial_sums_hop_once_per_step(write):
+    """Operands hop between PEs once per MAC, partial sums once per array step. fc 64 -> 8,
+    8 tokens at 2/2 on bit_fusion (16 MACs per step): os moves inputs and weights, 4,096
+    MACs x (2 + 2) bits = 2,048 B; ws moves inputs, 4,096 x 2 bits = 1,024 B, and partial
+    sums, 4,096 / 16 steps x 32 bits = 1,024 B: 2,048 B too (per MAC it would be 17,408 B).
+    Priced at register_pj_per_byte, the two dataflows' move energies are equal."""
+    tech = "technology: {node_nm: 45, voltage_v: 0.9, register_pj_per_byte: 1.0}\n"
+    fc = "{name: f, type: fc, in_features: 64, out_features: 8, tokens: 8}"
+    moves = {}
+    for df in ("os", "ws", "is"):
+        arch = _arch(write, "{kind: bit_fusion}", rows=4, cols=4, df=df, extra=tech)
+        report = accelsim.simulate(arch, _wl(write, 2, 2, layer=fc))
+        moves[df] = report.columns["energy_pe_operand_move_pj"][0]
+    assert moves["os"] > 0 and moves["ws"] == pytest.approx(moves["os"])
+    assert moves["is"] == pytest.approx(moves["os"])  # weights and partial sums alike
+
+
+def test_skipping_bit_planes_peaks_at_a_step_per_cycle(write):
+    """With skip_zero_bitplanes a LUT step takes as many cycles as its group has non-zero
+    weight bit-planes, at least one: the design's peak is lut_group MACs per PE-cycle (3),
+    not 3 / w_bits, so a trace whose weights leave one plane reports tops <= peak_tops."""
+    wl = _wl(write, 8, 8, layer="{name: f, type: fc, in_features: 48, out_features: 8, tokens: 4}")
+    off = _arch(write, UNPU_PE, rows=4, cols=4)
+    on = _arch(write, UNPU_PE[:-1] + ", skip_zero_bitplanes: true}", rows=4, cols=4)
+    assert accelsim.simulate(off, wl).layer_records()[0]["pe_peak_macs_per_cycle"] == 3 / 8
+    skip = accelsim.simulate(on, wl)
+    assert skip.layer_records()[0]["pe_peak_macs_per_cycle"] == 3
+    assert skip.total["peak_tops"] == pytest.approx(2 * 3 * 16 * 500e6 / 1e12)

@@ -35,6 +35,37 @@ folding:
   f2: {pe: 4, simd: 16, pad: true}
 """
 
+# dw: depthwise 3x3 over 8 channels (FINN's VVAU case); gc: a grouped 1x1 conv, 2 groups of
+# 4 -> 4 channels; mm: 2 independent matmuls (groups = count = 2), which keep the MVAU rule
+DW = """name: tiny_dw
+batch: 1
+quant: {a_bits: 1, w_bits: 1, acc_bits: 16, out_bits: 1, a_encoding: binary, w_encoding: binary}
+layers:
+  - {name: c0, type: conv, in_channels: 3, out_channels: 8, in_h: 8, in_w: 8, kernel: 3,
+     quant: {a_bits: 8, a_encoding: uint}}
+  - {name: dw, type: conv, in_channels: 8, out_channels: 8, in_h: 6, in_w: 6, kernel: 3,
+     padding: 1, groups: 8, input_from: [c0]}
+  - {name: gc, type: conv, in_channels: 8, out_channels: 8, in_h: 6, in_w: 6, kernel: 1,
+     stride: 2, groups: 2, input_from: [dw]}
+  - {name: f1, type: fc, in_features: 72, out_features: 4, input_from: [gc]}
+  - {name: mm, type: matmul, m: 2, n: 2, k: 4, count: 2, input_from: [f1], quant: {out_bits: 16}}
+"""
+DW_FOLDING = """name: tiny_dw_folding
+folding:
+  c0: {pe: 8, simd: 3}
+  dw: {pe: 2, simd: 3}
+  gc: {pe: 8, simd: 4}
+  f1: {pe: 4, simd: 8}
+  mm: {pe: 2, simd: 4}
+"""
+
+
+def _finn_vvau_cycles(channels, k_h, k_w, pe, simd, dim_h, dim_w):
+    """finn VectorVectorActivation.get_exp_cycles: Channels·k_h·k_w / PE / SIMD · dim_h ·
+    dim_w (PE | Channels, SIMD | k_h·k_w)."""
+    assert channels % pe == 0 and (k_h * k_w) % simd == 0
+    return channels * k_h * k_w // pe // simd * dim_h * dim_w
+
 
 def _arch(write, budget=200, pe=XNOR, rows=64, cols=64, extra=""):
     text = (f"name: pipe\narray: {{rows: {rows}, cols: {cols}, dataflow: os, clock_mhz: 100}}\n"
@@ -221,6 +252,67 @@ def test_lfc_max_folding_by_hand():
     assert report.total["lanes"] == 24704 == arch.spec.execution.budget_lanes
 
 
+def test_depthwise_and_grouped_convs_run_as_finn_vvau(write):
+    """A conv with groups > 1 gets a vector-vector unit: pe over all groups · n output
+    channels, simd over the per-group reduction k; stage = m · ceil(groups·n/pe) ·
+    ceil(k/simd). By hand (binary, 1 cycle a step; c0's 8-bit pixels on the fallback):
+
+    c0 (dense, MVAU): m = 6·6 = 36, n = 8, k = 27, k_run = 3; 8 x 3: 36 · 1 · 9 · 1 = 324.
+    dw (depthwise, 8 channels, 3x3, 6x6 out): FINN's VVAU 8·3·3 / 2 / 3 · 6·6 = 432; here
+        m = 36, groups · n = 8 · 1, k = 9: 36 · ceil(8/2) · ceil(9/3) = 36 · 4 · 3 = 432.
+        MACs 36·9·8 = 2,592 = 432 · 6 lanes: utilization 1.
+    gc (2 groups of 4 -> 4, 1x1, stride 2: 3x3 out): m = 9, groups · n = 8, k = 4:
+        pe 8, simd 4: 9 · 1 · 1 = 9 (pe 8 > n = 4: illegal folded group by group).
+    f1: 72 -> 4, 4 x 8: 1 · 1 · 9 = 9. mm (count 2, MVAU): 2 · 2 · 1 · 1 · 1 = 4.
+    II 432 (dw): 1e8 / 432 frames/s; latency 324 + 432 + 9 + 9 + 4 = 778 cycles;
+    lanes 24 + 6 + 32 + 32 + 8 = 102.
+    """
+    report = accelsim.simulate(_arch(write), _wl(write, DW), folding=_folding(write, DW_FOLDING))
+    df = report.layers.set_index("name")
+    assert list(df["cycles"]) == [324, 432, 9, 9, 4]
+    assert list(df["folding"]) == ["8x3", "2x3", "8x4", "4x8", "2x4"]
+    assert df.loc["dw", "utilization"] == pytest.approx(1.0)
+    assert df.loc["gc", "utilization"] == pytest.approx(1.0)
+    t = report.total
+    assert t["initiation_interval_cycles"] == 432 and t["bottleneck_layer"] == "dw"
+    assert t["frames_per_s"] == pytest.approx(1e8 / 432)
+    assert t["cycles"] == 778 and t["lanes"] == 102
+    for pe in divisors(8):  # the depthwise stage equals FINN's formula at every folding
+        for simd in divisors(9):
+            got = stage_cycles(36, 1, 9, 1, 8, pe, simd, 1, vvau=True)
+            assert got == _finn_vvau_cycles(8, 3, 3, pe, simd, 6, 6)
+
+
+def test_folding_search_with_a_depthwise_layer_is_optimal(write):
+    """The tiny depthwise network (without mm): every combination of legal foldings
+    enumerated, the depthwise layer's from FINN's VVAU rule directly (pe | 8 channels,
+    simd | 3·3 taps), the others from `options` (MVAU; gc's VVAU extents 8 channels x 4):
+    the search reaches the smallest II within each budget, and gives the depthwise layer
+    more than one lane once the budget allows."""
+    wl = _wl(write, DW.split("  - {name: mm")[0])
+    opts = []
+    for la in wl.layers:
+        if la.name == "dw":
+            opts.append([(p * s, _finn_vvau_cycles(8, 3, 3, p, s, 6, 6), p, s)
+                         for p in divisors(8) for s in divisors(9)])  # fmt: skip
+        elif la.name == "gc":
+            opts.append([(p * s, 9 * (8 // p) * (4 // s), p, s)
+                         for p in divisors(8) for s in divisors(4)])  # fmt: skip
+        else:
+            opts.append(options(la.m, la.n, la.k, la.k_run, la.groups, 1, 64, 64))
+    combos = {}  # lanes -> the smallest II with exactly that many lanes
+    for combo in itertools.product(*opts):
+        lanes, ii = sum(o[0] for o in combo), max(o[1] for o in combo)
+        combos[lanes] = min(ii, combos.get(lanes, ii))
+    for budget in (4, 10, 30, 100, 300, 1000):
+        best = min(ii for lanes, ii in combos.items() if lanes <= budget)
+        report = accelsim.simulate(_arch(write, budget), wl)
+        assert report.total["initiation_interval_cycles"] == best, budget
+        assert report.total["lanes"] <= budget
+        if budget >= 30:
+            assert report.layers.set_index("name").loc["dw", "lanes"] > 1
+
+
 def _validate():
     spec = importlib.util.spec_from_file_location(
         "validate_published", ROOT / "analysis" / "validate_published.py"
@@ -275,6 +367,33 @@ def test_pe_or_simd_not_dividing_is_an_error_unless_padded(write):
     df = accelsim.simulate(_arch(write), _wl(write), folding=_folding(write, padded)).layers
     # 9 · ceil(8/3) · 9 · ceil(4/3) = 9 · 3 · 9 · 2 = 486
     assert df.set_index("name").loc["c0", "cycles"] == 486
+
+
+def test_depthwise_pe_must_divide_the_channels(write):
+    """On a depthwise or grouped conv pe must divide groups · n (the channels) and simd the
+    per-group reduction k (kh · kw for depthwise), as FINN's VVAU; a matmul's count keeps
+    the MVAU rule (pe | n)."""
+    text = DW_FOLDING.replace("dw: {pe: 2, simd: 3}", "dw: {pe: 3, simd: 2}").replace(
+        "mm: {pe: 2, simd: 4}", "mm: {pe: 4, simd: 4}"
+    )
+    with pytest.raises(accelsim.ConfigError) as err:
+        accelsim.simulate(_arch(write), _wl(write, DW), folding=_folding(write, text))
+    msg = str(err.value)
+    assert ("folding.yaml:4: folding.dw.pe: does not divide the layer's 8 output channels "
+            "(groups x n = 8 x 1: a grouped or depthwise conv's vector-vector unit, as FINN's "
+            "VVAU); set pad: true to pad the matrix as FINN's LFC-max does; found 3; allowed: "
+            "1, 2, 4, 8") in msg  # fmt: skip
+    assert ("folding.yaml:4: folding.dw.simd: does not divide the layer's 9 per-group "
+            "reduction (k = in_channels / groups x kh x kw; kh x kw for a depthwise conv)") in msg  # fmt: skip
+    assert "found 2; allowed: 1, 3, 9" in msg
+    assert "folding.mm.pe: does not divide the layer's 2 outputs (n)" in msg
+    assert "folding.gc" not in msg  # pe 8 > n = 4, but it divides groups · n = 8
+    padded = text.replace("{pe: 3, simd: 2}", "{pe: 3, simd: 2, pad: true}").replace(
+        "mm: {pe: 4, simd: 4}", "mm: {pe: 2, simd: 4}"
+    )
+    df = accelsim.simulate(_arch(write), _wl(write, DW), folding=_folding(write, padded)).layers
+    # 36 · ceil(8/3) · ceil(9/2) = 36 · 3 · 5 = 540
+    assert df.set_index("name").loc["dw", "cycles"] == 540
 
 
 def test_zero_budget_is_a_config_error(write):

@@ -16,7 +16,7 @@ Energy: one action, a fusion-unit cycle, priced from the released 45 nm synthesi
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from accelsim.quant import QuantSpec
 from accelsim.schema import Strict
@@ -39,6 +39,9 @@ def fusion_unit(tech) -> dict:
 
 class BitFusion(Strict):
     kind: Literal["bit_fusion"]
+    # actions done once per array step, however many of its packed MACs are real: a layer
+    # that under-fills the packing (few input channels) pays them per step, not per MAC
+    STEP_ACTIONS: ClassVar[tuple[str, ...]] = ("fusion_unit_cycle",)
 
     def check(self, quant: QuantSpec) -> str | None:
         for operand in ("a", "w"):

@@ -19,7 +19,7 @@ at the activation width.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from accelsim.quant import OperandBits, QuantSpec
 from accelsim.schema import PositiveInt, Strict
@@ -27,6 +27,9 @@ from accelsim.schema import PositiveInt, Strict
 
 class BitSerial(Strict):
     kind: Literal["bit_serial"]
+    # actions done once per array step (a lookup per group and bit-plane, a table per group),
+    # however many of the group's activations are real (see BitFusion.STEP_ACTIONS)
+    STEP_ACTIONS: ClassVar[tuple[str, ...]] = ("lut_lookup", "lut_build")
     max_a_bits: OperandBits
     max_w_bits: OperandBits
     lut_group: PositiveInt
