@@ -58,10 +58,23 @@ Value-aware costs
 
 * ``inputs_zero_fraction``: the fraction of sample activations equal to their zero point
   (real value zero). With ``technology.zero_gating: true`` in the arch (a PE that skips the
-  work of a zero operand), every PE action count of the layer (``int_mac``'s ``mac``,
-  ``bit_serial``'s ``lut_lookup`` and ``lut_build``, ...) is multiplied by ``1 -
-  inputs_zero_fraction``. Measured over the input tensor's elements; the zeros that conv
-  padding adds are not counted (a conservative estimate).
+  work of a zero operand), the PE's per-MAC action counts of the layer (every action not in
+  its ``STEP_ACTIONS``, below: ``int_mac``'s ``mac``, ``xnor``'s ``xnor_popcount`` and
+  fallback ``mac``) are multiplied by ``1 - inputs_zero_fraction``. Measured over the input
+  tensor's elements; the zeros that conv padding adds are not counted (a conservative
+  estimate).
+* ``inputs_zero_group_fraction``: activations are cut into groups of ``inputs_group`` = ``p``
+  consecutive activations along the reduction's contiguous run, as the PE packs them (``p``
+  = the PE's ``k_per_cycle``; the run is a conv's input channels per group at one pixel,
+  all of ``k`` for fc and matmul; a run that ``p`` does not divide ends in a short group:
+  ``(k / k_run) ceil(k_run / p)`` groups per reduction, as in `accelsim.model`); this is the
+  fraction of groups whose activations are all zero. An action the PE does once per group
+  (its ``STEP_ACTIONS``: ``bit_serial``'s ``lut_lookup`` selects one subset sum of the group
+  and ``lut_build`` tabulates the group, ``bit_fusion``'s ``fusion_unit_cycle`` runs ``p``
+  packed MACs) can be skipped only when the whole group is zero: with
+  ``technology.zero_gating`` its count is multiplied by ``1 - inputs_zero_group_fraction``.
+  With ``p = 1`` it equals ``inputs_zero_fraction``. Measured as ``inputs_zero_fraction``
+  is (every pixel's groups once; conv padding not counted).
 * ``weights_zero_bitplane_fraction``: weights are cut into groups of ``p`` consecutive
   weights along the reduction's contiguous run (``p`` = the PE's ``k_per_cycle``, i.e. the
   LUT group of a ``bit_serial`` PE; a conv's run is its input channels, as in
@@ -560,14 +573,40 @@ def bitplane_statistics(layer: Layer, weights: np.ndarray, group: int) -> dict:
     }
 
 
+def _activation_runs(layer: Layer, zero: np.ndarray) -> np.ndarray:
+    """A per-activation array of sample ``inputs`` as rows of the reduction's contiguous
+    run, in the order the PE packs them: a conv's input channels of one group at one pixel,
+    the ``in_features`` of an fc token, the ``k`` of a matmul row."""
+    if layer.type == "conv":
+        s = layer.spec
+        per_group = s.in_channels // s.groups
+        return zero.transpose(0, 2, 3, 1).reshape(-1, per_group)
+    return zero.reshape(-1, zero.shape[-1])
+
+
+def zero_group_statistics(layer: Layer, inputs: np.ndarray, zero_point, group: int) -> dict:
+    """All-zero groups of ``group`` consecutive sample activations along the reduction's run
+    (see the module docstring): ``inputs_group`` and ``inputs_zero_group_fraction``."""
+    group = max(1, int(group))
+    rows = _activation_runs(layer, np.asarray(inputs) == zero_point)
+    pad = -rows.shape[1] % group
+    if pad:  # the short last group of a run: its missing activations do no work
+        rows = np.pad(rows, ((0, 0), (0, pad)), constant_values=True)
+    groups = rows.reshape(rows.shape[0], -1, group)
+    fraction = float(np.mean(np.all(groups, axis=2))) if groups.size else 0.0
+    return {"inputs_group": group, "inputs_zero_group_fraction": fraction}
+
+
 def statistics(layer: Layer, tensors: dict, group: int = 1) -> dict:
-    """What the tensors of ``layer`` say about its values (see the module docstring)."""
+    """What the tensors of ``layer`` say about its values (see the module docstring);
+    ``group`` is the PE's ``k_per_cycle`` at the layer's precision."""
     out: dict = {}
     x = tensors.get("inputs")
     if x is not None:
         zp = _channel_param(tensors, "inputs_zero_point", x.ndim, 0)
         out["inputs_samples"] = int(x.shape[0])
         out["inputs_zero_fraction"] = float(np.mean(x == zp)) if x.size else 0.0
+        out.update(zero_group_statistics(layer, x, zp, group))
     w = tensors.get("weights")
     if w is not None:
         lay = layout(layer)
@@ -589,9 +628,11 @@ def value_aware(arch, wl: Workload, x: dict, trace: Trace | None):
 
     Called by `accelsim.model.simulate` between `layer_arrays` and `evaluate`. With
     ``technology.zero_gating`` every ``x["pe_actions"][action][layer]`` is multiplied by
-    ``1 - inputs_zero_fraction``; with ``pe.skip_zero_bitplanes`` ``x["step"][layer]`` by
-    ``bitplane_step_fraction`` (the step becomes fractional: an average over groups) and the
-    `BITPLANE_ACTIONS` by ``1 - weights_zero_bitplane_fraction``. Returns ``(data, assumed)``:
+    ``1 - inputs_zero_fraction``, except the PE's ``STEP_ACTIONS`` (done once per group of
+    ``k_per_cycle`` activations), multiplied by ``1 - inputs_zero_group_fraction``; with
+    ``pe.skip_zero_bitplanes`` ``x["step"][layer]`` by ``bitplane_step_fraction`` (the step
+    becomes fractional: an average over groups) and the `BITPLANE_ACTIONS` by ``1 -
+    weights_zero_bitplane_fraction``. Returns ``(data, assumed)``:
     the provenance ``data`` section (None without a trace) and `Assumed` entries for switches
     that are on where there is no data.
     """
@@ -657,8 +698,14 @@ def value_aware(arch, wl: Workload, x: dict, trace: Trace | None):
         if "weights" not in t:
             no_weights.append(layer.name)
         if runs and gating and "inputs_zero_fraction" in stats:
-            keep = 1.0 - stats["inputs_zero_fraction"]
+            # a per-MAC action is skipped with its zero activation; an action done once per
+            # group of k_per_cycle activations only when all of them are zero
+            per_group = set(getattr(arch.pe, "STEP_ACTIONS", ()))
+            zeros = {True: "inputs_zero_group_fraction", False: "inputs_zero_fraction"}
             for action, per_mac in x["pe_actions"].items():
+                if per_mac[i] == 0:  # an action of another precision (xnor's fallback)
+                    continue
+                keep = 1.0 - stats[zeros[action in per_group]]
                 per_mac[i] *= keep
                 applied[f"pe_{action}_scale"] = keep
         if runs and skipping and "weights_zero_bitplane_fraction" in stats:

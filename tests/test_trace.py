@@ -477,6 +477,123 @@ def test_bit_serial_skips_all_zero_bitplanes(write):
     assert unchanged.provenance["data"]["layers"]["fc"]["applied"] == {}
 
 
+GATED = "{node_nm: 45, zero_gating: true}"
+
+
+def _gating(write, pe: str, workload: str, tensors: dict):
+    """(ungated report without a trace, gated report with the trace) of one workload."""
+    wl = accelsim.load_workload(write("w.yaml", workload))
+    trace = make_trace(wl, tensors)
+    base = accelsim.simulate(_arch(write, pe), wl)
+    return base, accelsim.simulate(_arch(write, pe, GATED), wl, trace=trace)
+
+
+def test_zero_gating_of_bit_serial_lut_groups_in_a_grouped_conv(write):
+    """bit_serial packs lut_group = 3 activations along a conv's input channels per group
+    (k_run = 8 / groups 2 = 4): each pixel's channels c0-c3 and c4-c7 are two runs, cut
+    into groups {c0, c1, c2}, {c3}, {c4, c5, c6}, {c7} (a run of 4 ends in a short group):
+    4 groups per pixel, 16 over the 2 x 2 pixels of one sample. Zero activations (the zero
+    point 10): c0-c2 at every pixel, c3 at pixel 0, c4 at every pixel, c7 at pixels 0 and 1.
+    All-zero groups: {c0-c2} 4, {c3} 1, {c4-c6} 0 (c5, c6 never zero), {c7} 2 = 7 of 16,
+    so inputs_zero_group_fraction = 7/16 and lut_lookup and lut_build (one per group) keep
+    9/16 of their energy, while only 1 - 19/32 of the activations is non-zero
+    (inputs_zero_fraction = (3 x 4 + 1 + 4 + 2) / 32 = 19/32): a per-activation gate would
+    keep 13/32. (Runs across the conv groups would give {c0-c2}, {c3-c5}, {c6, c7}: 4/12;
+    a short group padded with non-zeros 4/16.) Cycles do not change."""
+    workload = f"""name: c
+batch: 1
+quant: {QUANT}
+layers:
+  - {{name: conv, type: conv, in_channels: 8, out_channels: 4, in_h: 2, in_w: 2, kernel: 3,
+     padding: 1, groups: 2}}
+"""
+    x = np.full((1, 8, 2, 2), 200, np.uint8)
+    x[0, 0:3] = 10
+    x[0, 3, 0, 0] = 10  # pixel 0 = (0, 0), pixel 1 = (0, 1)
+    x[0, 4] = 10
+    x[0, 7, 0, :] = 10
+    pe = "{kind: bit_serial, max_a_bits: 16, max_w_bits: 16, lut_group: 3, binary_group: 4, " \
+         "lut_share: 8}"  # fmt: skip
+    tensors = {"conv": {"inputs": x, "inputs_zero_point": np.uint8(10)}}
+    base, gated = _gating(write, pe, workload, tensors)
+    for key in ("energy_pe_lut_lookup_pj", "energy_pe_lut_build_pj"):
+        assert base.columns[key][0] > 0
+        assert gated.columns[key][0] == pytest.approx(9 / 16 * base.columns[key][0])
+    assert gated.columns["cycles"][0] == base.columns["cycles"][0]
+    layer = gated.provenance["data"]["layers"]["conv"]
+    assert layer["inputs_zero_fraction"] == 19 / 32
+    assert layer["inputs_group"] == 3 and layer["inputs_zero_group_fraction"] == 7 / 16
+    assert layer["applied"] == {"pe_lut_lookup_scale": 9 / 16, "pe_lut_build_scale": 9 / 16}
+
+
+def test_zero_gating_of_bit_fusion_packed_macs(write):
+    """bit_fusion at 4/4 bits packs k_per_cycle = (8 // 4) x (8 // 4) = 4 MACs per
+    fusion-unit cycle along k. fc (k = 12; one sample, 2 tokens): groups of 4 per token;
+    zeros (zero point 0) in token 0: group 0 all, group 1 two of four, group 2 none; token 1:
+    group 0 one, groups 1 and 2 all. All-zero groups 3 of 6 (inputs_zero_group_fraction
+    1/2), zero activations (4 + 2 + 1 + 8) / 24 = 5/8: fusion_unit_cycle keeps 1/2 of its
+    energy, not 3/8. matmul (k = 8, m = 2): row 0 has zeros at 0-3 (a whole group) and 4,
+    row 1 at 1: all-zero groups 1 of 4 (keep 3/4), zero activations 6/16."""
+    workload = """name: f
+batch: 1
+quant: {a_bits: 4, w_bits: 4, acc_bits: 32, out_bits: 8, a_encoding: uint, w_encoding: int}
+layers:
+  - {name: fc, type: fc, in_features: 12, out_features: 8, tokens: 2}
+  - {name: mm, type: matmul, m: 2, n: 3, k: 8, count: 1}
+"""
+    fc = np.full((1, 2, 12), 5, np.uint8)
+    fc[0, 0, 0:4] = 0
+    fc[0, 0, 4:6] = 0
+    fc[0, 1, 0] = 0
+    fc[0, 1, 4:12] = 0
+    mm = np.full((1, 1, 2, 8), 9, np.uint8)
+    mm[0, 0, 0, 0:5] = 0
+    mm[0, 0, 1, 1] = 0
+    base, gated = _gating(write, "{kind: bit_fusion}", workload, {"fc": {"inputs": fc},
+                                                                  "mm": {"inputs": mm}})  # fmt: skip
+    key = "energy_pe_fusion_unit_cycle_pj"
+    for i, name, keep, zeros in ((0, "fc", 1 / 2, 5 / 8), (1, "mm", 3 / 4, 6 / 16)):
+        assert base.columns[key][i] > 0
+        assert gated.columns[key][i] == pytest.approx(keep * base.columns[key][i])
+        layer = gated.provenance["data"]["layers"][name]
+        assert layer["inputs_group"] == 4 and layer["inputs_zero_group_fraction"] == 1 - keep
+        assert layer["inputs_zero_fraction"] == zeros
+        assert layer["applied"] == {"pe_fusion_unit_cycle_scale": keep}
+
+
+def test_zero_gating_of_per_mac_actions_int_mac_and_xnor(write):
+    """Per-MAC actions are gated per activation, whatever the packing. int_mac (one MAC per
+    step, groups of 1): fc with 3 zeros (zero point 4) among 8 activations: mac keeps 5/8,
+    inputs_zero_group_fraction = inputs_zero_fraction = 3/8. xnor (lanes: 4): its 8-bit
+    fallback layer is the same (mac keeps 5/8, groups of 1); its binary layer packs 4 ±1
+    activations per step but xnor_popcount is per MAC: ±1 activations are never zero
+    (zero point 0), so nothing is gated (fractions 0, keep 1)."""
+    fc8 = "  - {name: fc8, type: fc, in_features: 8, out_features: 4}\n"
+    bnn = ("  - {name: bnn, type: fc, in_features: 8, out_features: 4, quant: {a_bits: 1, "
+           "w_bits: 1, a_encoding: binary, w_encoding: binary}}\n")  # fmt: skip
+    head = f"name: w\nbatch: 1\nquant: {QUANT}\nlayers:\n"
+    x = np.array([[4, 9, 4, 9, 9, 9, 4, 9]], np.uint8)
+    fc8_t = {"inputs": x, "inputs_zero_point": np.uint8(4)}
+    b = np.array([[1, -1, -1, -1, 1, 1, -1, 1]], np.int8)
+    int_mac = "{kind: int_mac, max_a_bits: 8, max_w_bits: 8}"
+    xnor = "{kind: xnor, lanes: 4, fallback: {max_a_bits: 8, max_w_bits: 8}}"
+    cases = (
+        (int_mac, head + fc8, {"fc8": fc8_t}, [("fc8", "mac", 1, 5 / 8, 3 / 8)]),
+        (xnor, head + fc8 + bnn, {"fc8": fc8_t, "bnn": {"inputs": b}},
+         [("fc8", "mac", 1, 5 / 8, 3 / 8), ("bnn", "xnor_popcount", 4, 1.0, 0.0)]),
+    )  # fmt: skip
+    for pe, workload, tensors, layers in cases:
+        base, gated = _gating(write, pe, workload, tensors)
+        for i, (name, action, group, keep, zeros) in enumerate(layers):
+            key = f"energy_pe_{action}_pj"
+            assert base.columns[key][i] > 0
+            assert gated.columns[key][i] == pytest.approx(keep * base.columns[key][i])
+            layer = gated.provenance["data"]["layers"][name]
+            assert layer["inputs_group"] == group
+            assert layer["inputs_zero_fraction"] == layer["inputs_zero_group_fraction"] == zeros
+            assert layer["applied"] == {f"pe_{action}_scale": keep}
+
+
 def test_trace_of_another_precision_or_network(write):
     """An assignment that changes a layer's bits makes its tensors inapplicable (said in the
     data section, the layer costed without them); a trace of another network is an error."""

@@ -11,6 +11,10 @@ A PE kind is a small frozen pydantic model (its arch-file section, discriminated
 * ``actions(quant) -> {action: count per MAC}``: what the PE does, e.g. ``{"mac": 1}``.
 * ``action_pj(tech, action, quant)``: energy of one such action.
 * ``area_um2(tech)``: area of one PE.
+
+and optionally ``STEP_ACTIONS``, the actions done once per array step however many of its
+packed MACs are real (counted per step by the model, gated by all-zero activation groups
+by `accelsim.trace`); the others are per MAC.
 """
 
 from __future__ import annotations
