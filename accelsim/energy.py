@@ -19,8 +19,52 @@ zero). Every action and its price:
 (generator, weights)           ``weights.generator.pj_per_weight`` or the technology's
                                generator (`accelsim.weights`), per generated weight
 (chip, leakage_cycles)         leakage power of the whole chip area for one cycle
-(vector, op)                   ``vector_unit.op_pj`` or the technology's vector op
+(vector, op)                   per non-GEMM layer: the sum over the vector ops it needs of
+                               count x ``Technology.vector_op_pj(op, 16)`` (below), or
+                               ``vector_unit.op_pj`` per element when the arch gives it
 =============================  ==============================================================
+
+Non-GEMM layers (`vector_work`; all energy under ``(vector, op)``, the vector unit's leakage
+under ``(chip, leakage)``). Each layer is a composition of the vector ops of the technology
+file (``vector_ops.compositions``: each op a count of Horowitz ISSCC 2014 integer adds and
+multiplies), all at the unit's 16-bit width (`VECTOR_BITS`). Counted per *element* (the
+layer's ``elements``: a pool's input taps read, otherwise its elements), per *output* (a
+pool's windows: ``elements / (kh kw)``) or per *row* (softmax, layer norm: ``elements /
+cols``):
+
+==========================================  ========================================
+layer (``type``: ``op``/``pool``)           vector ops
+==========================================  ========================================
+eltwise add / sub / mul / div               add / sub / mul / div per element
+pool max                                    max per element
+pool avg, global_avg                        add per element, mul (x 1/window) per output
+softmax                                     exp + add + div per element
+layernorm                                   3 add + sub + 3 mul per element (sum, x^2
+                                            and its sum; x - mean, x rstd; gamma, beta),
+                                            sqrt + div per row (rstd)
+activation relu, thresholdedrelu            max per element
+activation relu6, clip                      max + min per element
+activation leakyrelu, prelu                 mul + max per element
+activation neg / abs                        sub / sub + max per element
+activation exp, log, sqrt, sin, cos         that op per element
+activation reciprocal                       div per element
+activation pow                              log + mul + exp per element
+activation batchnorm (unfolded)             mul + add per element (scale, shift)
+activation sigmoid                          exp + add + div per element, 1/(1+e^-x)
+activation tanh, erf                        exp + add + sub + div per element,
+                                            (e^2x - 1)/(e^2x + 1) (erf priced as tanh)
+activation gelu                             sigmoid + 2 mul per element, x sigmoid(1.702 x)
+activation swish, silu                      sigmoid + mul per element, x sigmoid(x)
+activation hardsigmoid                      mul + add + max + min per element
+activation hardswish                        hardsigmoid + mul per element
+activation elu / selu / celu                max + exp + sub + mul, selu and celu + mul
+activation softplus                         exp + add + log per element
+activation softsign                         sub + max + add + div per element
+activation mish                             softplus + tanh + mul per element
+==========================================  ========================================
+
+An activation ``op`` not in this table is not costed (``costed`` False, with a ``reason``):
+its energy is not guessed. Cycles are ``ceil(elements / lanes)`` whatever the op.
 """
 
 from __future__ import annotations
@@ -124,27 +168,148 @@ def price(arch, x: dict, counts: dict, cycles: np.ndarray):
     return sum(breakdown.values()), breakdown
 
 
+VECTOR_BITS = 16  # width of a vector-unit lane (element operands and results)
+
+_SIGMOID = {"exp": 1, "add": 1, "div": 1}
+_TANH = {"exp": 1, "add": 1, "sub": 1, "div": 1}
+_HARDSIGMOID = {"mul": 1, "add": 1, "max": 1, "min": 1}
+_ELU = {"max": 1, "exp": 1, "sub": 1, "mul": 1}
+_SOFTPLUS = {"exp": 1, "add": 1, "log": 1}
+
+
+def _plus(*parts: dict) -> dict:
+    total: dict = {}
+    for part in parts:
+        for op, n in part.items():
+            total[op] = total.get(op, 0) + n
+    return total
+
+
+# per element of an activation layer, by its op (the module docstring's table)
+ACTIVATION_OPS = {
+    "relu": {"max": 1},
+    "thresholdedrelu": {"max": 1},
+    "relu6": {"max": 1, "min": 1},
+    "clip": {"max": 1, "min": 1},
+    "leakyrelu": {"mul": 1, "max": 1},
+    "prelu": {"mul": 1, "max": 1},
+    "neg": {"sub": 1},
+    "abs": {"sub": 1, "max": 1},
+    **{op: {op: 1} for op in ("exp", "log", "sqrt", "sin", "cos")},
+    "reciprocal": {"div": 1},
+    "pow": {"log": 1, "mul": 1, "exp": 1},
+    "batchnorm": {"mul": 1, "add": 1},
+    "sigmoid": _SIGMOID,
+    "tanh": _TANH,
+    "erf": _TANH,
+    "gelu": _plus(_SIGMOID, {"mul": 2}),
+    "swish": _plus(_SIGMOID, {"mul": 1}),
+    "silu": _plus(_SIGMOID, {"mul": 1}),
+    "hardsigmoid": _HARDSIGMOID,
+    "hardswish": _plus(_HARDSIGMOID, {"mul": 1}),
+    "elu": _ELU,
+    "selu": _plus(_ELU, {"mul": 1}),
+    "celu": _plus(_ELU, {"mul": 1}),
+    "softplus": _SOFTPLUS,
+    "softsign": {"sub": 1, "max": 1, "add": 1, "div": 1},
+    "mish": _plus(_SOFTPLUS, _TANH, {"mul": 1}),
+}
+
+
+def layer_vector_ops(layer) -> dict | None:
+    """The vector ops one non-GEMM ``layer`` needs, ``{"element"|"output"|"row": {op: n}}``
+    (per element, per pool window, per row); None for an activation op the table lacks."""
+    spec = layer.spec
+    if layer.type == "eltwise":
+        return {"element": {spec.op: 1}}
+    if layer.type == "pool":
+        if spec.pool == "max":
+            return {"element": {"max": 1}}
+        return {"element": {"add": 1}, "output": {"mul": 1}}
+    if layer.type == "softmax":
+        return {"element": {"exp": 1, "add": 1, "div": 1}}
+    if layer.type == "layernorm":
+        return {"element": {"add": 3, "sub": 1, "mul": 3}, "row": {"sqrt": 1, "div": 1}}
+    if layer.type == "activation":
+        ops = ACTIVATION_OPS.get(spec.op)
+        return None if ops is None else {"element": ops}
+    raise ValueError(f"{layer.type!r} is not a non-GEMM layer type")
+
+
+def _units(layer) -> dict:
+    """Elements, pool windows and rows of a non-GEMM layer."""
+    spec = layer.spec
+    if layer.type == "pool":
+        from accelsim.workload import pair
+
+        kh, kw = pair(spec.kernel)
+        return {"element": layer.elements, "output": layer.elements // (kh * kw)}
+    if layer.type in ("softmax", "layernorm"):
+        return {"element": layer.elements, "row": layer.elements // spec.cols}
+    return {"element": layer.elements}
+
+
+def vector_arrays(layers) -> dict:
+    """The per-layer inputs of `vector_work` (entries of `accelsim.model.layer_arrays`):
+    ``vector_ops`` {op: count per layer} (0 for GEMM layers) and ``vector_unknown`` (an
+    activation op without a composition)."""
+    layers = list(layers)
+    counts: dict = {}
+    unknown = np.zeros(len(layers), dtype=bool)
+    for i, layer in enumerate(layers):
+        if layer.is_gemm:
+            continue
+        ops = layer_vector_ops(layer)
+        if ops is None:
+            unknown[i] = True
+            continue
+        units = _units(layer)
+        for unit, per in ops.items():
+            for op, n in per.items():
+                counts.setdefault(op, np.zeros(len(layers)))[i] += n * units[unit]
+    return {"vector_ops": counts, "vector_unknown": unknown}
+
+
+NOT_COSTED = "not costed: non-GEMM work needs a vector unit, and this arch declares none"
+UNKNOWN_ACTIVATION = (
+    "not costed: the vector unit has no op composition for this activation op (accelsim."
+    "energy.ACTIVATION_OPS: " + ", ".join(sorted(ACTIVATION_OPS)) + ")"
+)
+
+
 def vector_work(arch, x: dict) -> dict:
     """Cycles and energy of non-GEMM layers on the arch's vector unit (if it has one).
 
     A lane does one element operation per cycle: ``cycles = ceil(elements / lanes)``; the
-    operands are assumed to be in on-chip SRAM (their traffic is not counted).
+    operands are assumed to be in on-chip SRAM (their traffic is not counted). Energy: the
+    layer's vector ops (module docstring) x ``Technology.vector_op_pj(op, VECTOR_BITS)``,
+    or ``elements x vector_unit.op_pj`` when the arch gives one; ``reason`` per layer (None,
+    or why a non-GEMM layer is not costed: no vector unit, or an activation op it has no
+    composition for).
     """
     n = len(x["gemm"])
     vec = arch.spec.vector_unit
     zero = np.zeros(n)
     if vec is None:
+        reason = [None if g else NOT_COSTED for g in x["gemm"].tolist()]
         return {"costed": np.zeros(n, dtype=bool), "cycles": zero, "energy_pj": zero,
-                "breakdown": {}}  # fmt: skip
-    other = ~x["gemm"]
+                "breakdown": {}, "reason": reason}  # fmt: skip
+    unknown = np.asarray(x["vector_unknown"], dtype=bool)
+    other = ~x["gemm"] & ~unknown
     cycles = np.where(other, -(-x["elements"] // vec.lanes), 0)
+    reason = [UNKNOWN_ACTIVATION if u else None for u in unknown.tolist()]
     tech = tech_of(arch)
     energy = zero
     breakdown = {}
     if tech is not None:
-        op = vec.op_pj or tech.vector_op_pj("add", 16)
+        if vec.op_pj is not None:
+            ops = np.where(other, x["elements"] * vec.op_pj, 0.0)
+        else:
+            ops = zero.copy()
+            for op, count in x["vector_ops"].items():
+                ops = ops + np.where(other, count, 0.0) * float(tech.vector_op_pj(op, VECTOR_BITS))
         leak = leakage_pj_per_cycle(arch, tech)
-        ops = np.where(other, x["elements"] * op, 0.0)
         breakdown = {("vector", "op"): ops, ("chip", "leakage"): cycles * leak}
         energy = ops + cycles * leak
-    return {"costed": other, "cycles": cycles, "energy_pj": energy, "breakdown": breakdown}
+    return {"costed": other, "cycles": cycles, "energy_pj": energy, "breakdown": breakdown,
+            "reason": reason}  # fmt: skip

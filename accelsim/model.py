@@ -61,7 +61,6 @@ from accelsim.workload import Assignment, Workload
 OBJECTIVES = ("latency", "energy", "edp")
 # what `evaluate` reports of each layer's chosen tiling (`accelsim.memory.every_tiling`)
 TILING_KEYS = ("tm", "tn", "tk", "order", "read", "write", "inputs_read", "weights_read", "spill")
-NOT_COSTED = "not costed: non-GEMM work needs a vector unit, and this arch declares none"
 
 
 ENERGY_ALLOWED = "(or add a technology section to the arch)"
@@ -95,6 +94,8 @@ def check_objective(objective: str, arch: Arch | None = None) -> None:
 
 def layer_arrays(layers, pe) -> dict:
     """The per-layer inputs of the model as arrays (one entry per layer)."""
+    from accelsim.energy import vector_arrays
+
     quant = [la.quant for la in layers]
     # each distinct precision once, keyed by its field values (hashing a pydantic model is
     # slow): checked, packed and priced once, however many layers share it
@@ -131,6 +132,7 @@ def layer_arrays(layers, pe) -> dict:
         "quant_index": index,
         "quant": quant,
         **_packing(gemm, shapes[:, 2], shapes[:, 6], quants, index, checks, pe),
+        **vector_arrays(layers),  # the vector ops of non-GEMM layers (accelsim.energy)
     }
 
 
@@ -684,10 +686,7 @@ def _layer_rows(arch: Arch, layers, x: dict, objective: str, known=None):
         "dataflow": _labels(names, np.where(run, pick, -1)),
         "feasible": np.array([r is None for r in ev["reason"]]),
         "costed": run | (~x["gemm"] & vec["costed"]),
-        "reason": [
-            r if r is not None else (None if g or vc else NOT_COSTED)
-            for r, g, vc in zip(ev["reason"], x["gemm"], vec["costed"])
-        ],
+        "reason": [r if r is not None else v for r, v in zip(ev["reason"], vec["reason"])],
         "cycles": np.where(run, sel(ev["cycles"]), vec["cycles"]),
         "compute_cycles": np.where(run, sel(ev["compute"]), vec["cycles"]),
     }

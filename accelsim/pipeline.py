@@ -303,7 +303,7 @@ def simulate_pipelined(arch, wl, assignment, objective, trace=None, folding=None
     """`accelsim.simulate` for an arch whose ``execution.mode`` is ``layer_pipelined``:
     ``folding`` a `Folding` for this workload, or None for the folding search."""
     from accelsim.energy import vector_work
-    from accelsim.model import NOT_COSTED, layer_arrays, layer_columns
+    from accelsim.model import layer_arrays, layer_columns
     from accelsim.report import Report, provenance
 
     if arch.spec.execution is None:
@@ -347,10 +347,7 @@ def simulate_pipelined(arch, wl, assignment, objective, trace=None, folding=None
         "dataflow": [None] * n_layers,
         "feasible": np.array([r is None for r in x["reason"]]),
         "costed": run | (~x["gemm"] & vec["costed"]),
-        "reason": [
-            r if r is not None else (None if g or vc else NOT_COSTED)
-            for r, g, vc in zip(x["reason"], x["gemm"], vec["costed"])
-        ],
+        "reason": [r if r is not None else v for r, v in zip(x["reason"], vec["reason"])],
         "cycles": cycles,
         "compute_cycles": cycles,
     }

@@ -13,6 +13,13 @@ from accelsim.quant import OperandBits, QuantSpec
 from accelsim.schema import Strict
 
 
+def run_bits(bits: int, encoding: str) -> int:
+    """The bits a signed integer multiplier runs an operand at: a ±1 (``binary``) operand as
+    the two's-complement integer -1/+1, 2 bits; any other operand at its own bits. Shared by
+    every integer MAC path (``int_mac``, ``xnor``'s fallback) for its check and its price."""
+    return 2 if encoding == "binary" else bits
+
+
 class IntMac(Strict):
     kind: Literal["int_mac"]
     max_a_bits: OperandBits
@@ -39,7 +46,7 @@ class IntMac(Strict):
             else:
                 # uint8 activations on an 8-bit MAC are the common case: the PE widens
                 # them by one sign bit internally, so a uint operand needs only its bits
-                need = 2 if encoding == "binary" else bits
+                need = run_bits(bits, encoding)
             if need > limit:
                 return (
                     f"{operand}_bits {bits} ({encoding}) exceeds this int_mac's "
@@ -59,9 +66,8 @@ class IntMac(Strict):
     def action_pj(self, tech, action: str, quant: QuantSpec) -> float:
         """One MAC: the technology's fixed-point MAC at the operands' bits (a narrower
         operand toggles fewer bits of the same multiplier: energy follows the operand bits)."""
-        a = 2 if quant.a_encoding == "binary" else quant.a_bits
-        w = 2 if quant.w_encoding == "binary" else quant.w_bits
-        return float(tech.mac_pj(a, w))
+        a = run_bits(quant.a_bits, quant.a_encoding)
+        return float(tech.mac_pj(a, run_bits(quant.w_bits, quant.w_encoding)))
 
     def area_um2(self, tech) -> float:
         return float(tech.mac_area_um2(self.max_a_bits, self.max_w_bits))

@@ -9,13 +9,15 @@ BNNs keep their first and last layers in higher precision, which run on the opti
 
 Energy: ``xnor_popcount`` per binary MAC is priced as one 1-bit addition (a popcount tree
 of L inputs has about L full adders; Horowitz's adder energy per bit); a fallback MAC as the
-technology's fixed-point MAC.
+technology's fixed-point MAC at the bits ``int_mac`` runs the operands at (a ±1 operand of a
+layer that is not all-binary is the 2-bit integer -1/+1: `accelsim.pe.int_mac.run_bits`).
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
+from accelsim.pe.int_mac import run_bits
 from accelsim.quant import OperandBits, QuantSpec
 from accelsim.schema import PositiveInt, Strict
 
@@ -43,7 +45,8 @@ class Xnor(Strict):
                 f"xnor PEs run only binary layers (a_encoding and w_encoding 'binary'), this "
                 f"layer is {what}; give the arch a pe.fallback integer path to run it"
             )
-        if quant.a_bits > self.fallback.max_a_bits or quant.w_bits > self.fallback.max_w_bits:
+        a, w = run_bits(quant.a_bits, quant.a_encoding), run_bits(quant.w_bits, quant.w_encoding)
+        if a > self.fallback.max_a_bits or w > self.fallback.max_w_bits:
             return (
                 f"{what} exceeds the fallback path's {self.fallback.max_a_bits}x"
                 f"{self.fallback.max_w_bits} bits"
@@ -62,7 +65,8 @@ class Xnor(Strict):
     def action_pj(self, tech, action: str, quant: QuantSpec) -> float:
         if action == "xnor_popcount":
             return float(tech.vector_op_pj("add", 1))
-        return float(tech.mac_pj(quant.a_bits, quant.w_bits))
+        a = run_bits(quant.a_bits, quant.a_encoding)
+        return float(tech.mac_pj(a, run_bits(quant.w_bits, quant.w_encoding)))
 
     def area_um2(self, tech) -> float:
         """``lanes`` XNOR gates and a popcount tree: about ``lanes`` 1-bit adders; plus the
