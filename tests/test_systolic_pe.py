@@ -217,6 +217,22 @@ def test_hand_traced_xnor_partial_groups_and_folds():
     assert _model_cycles(xnor, 2, 3, "is", [_layer(4, 1, 5, 5, _quant(B, B))]) == [18]
 
 
+def test_hand_counted_xnor_edge_traffic():
+    """The edge traffic of the xnor ``is`` trace above (groups of 2, 2, 1 lanes; step rows
+    {0, 1} and {2} are the row folds, input columns {0, 1, 2} and {3} the column folds).
+
+    Inputs (stationary, preloaded through the top edge; a group counts its real lanes):
+    fold (rows 0-1, cols 0-2) 3 x (2 + 2) = 12, (0-1, 3) 4, (2, 0-2) 3 x 1 = 3, (2, 3) 1:
+    20 = m k. Weights (streamed through the left edge, per fold the groups of its rows):
+    4 + 4 + 1 + 1 = 10 = k n ceil(m / C). Partial sums: each of the 4 outputs leaves once
+    per row fold: 8 = m n ceil(3 steps / R), 4 of them added to an earlier one.
+    """
+    inputs = np.array([[1, 1, 1, 1, 1], [-1, -1, -1, -1, -1], [1, -1, 1, -1, 1], [-1, 1, 1, 1, 1]])
+    xnor = Xnor(kind="xnor", lanes=2)
+    *_, counts = run_systolic_pe(inputs, np.ones((5, 1), int), 2, 3, "is", xnor, B, B, counts=True)
+    assert counts == {"inputs": 20, "weights": 10, "outputs": 8, "output_reads": 4}
+
+
 def test_hand_traced_bit_serial_binary_weights():
     """UNPU's ±1 mode: binary_group 4, one cycle per step; os on a 1 x 2 array, m = 1,
     n = 2, k = 6: groups of 4 and 2 (2 steps). Weight column j enters skewed by j steps, so

@@ -133,6 +133,55 @@ def test_hand_traced_ws_2x2():
     ]
 
 
+def test_hand_counted_edge_traffic():
+    """Edge traffic on a 1 x 2 array (R = 1, C = 2), m = 2, n = 3, k = 2.
+
+    ``os`` (Sr, Sc, T) = (m, n, k): row folds {0}, {1}, column folds {0, 1}, {2}. Every fold
+    feeds its r = 1 input row (k = 2 elements) through the left edge and its c weight
+    columns (2 elements each) through the top: inputs 4 folds x 2 = 8 = m k ceil(n / C),
+    weights (2 + 1) x 2 x 2 row folds = 12 = k n ceil(m / R); 6 accumulators drained once.
+    ``ws`` (k, n, m): the 2 k-rows take 2 row folds, n = 3 two column folds. Preloads put
+    each weight in once: 6 = k n. Each fold streams both input rows, one element each:
+    4 folds x 2 = 8 = m k ceil(n / C). Each output gets one partial sum per row fold:
+    12 = m n ceil(k / R), 6 of them added to the first. ``is`` (k, m, n): m = 2 fits the 2
+    columns, so 2 row folds x 1 column fold; preloads put each input in once (4); each fold
+    streams the 3 weight columns, one element each: 3 x 2 = 6 = k n ceil(m / C); partial
+    sums as in ``ws``.
+    """
+    x = np.arange(1, 5).reshape(2, 2)
+    w = np.arange(-3, 3).reshape(2, 3)
+    hand = {
+        "os": {"inputs": 8, "weights": 12, "outputs": 6, "output_reads": 0},
+        "ws": {"inputs": 8, "weights": 6, "outputs": 12, "output_reads": 6},
+        "is": {"inputs": 4, "weights": 6, "outputs": 12, "output_reads": 6},
+    }
+    for dataflow, expected in hand.items():
+        outputs, _, counts = run_systolic(x, w, 1, 2, dataflow, counts=True)
+        np.testing.assert_array_equal(outputs, x @ w)
+        assert counts == expected, dataflow
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_counts_agree_with_the_trace(dataflow):
+    """What the snapshots show crossing the edges: valid operands in the left column of
+    ``a`` (they entered this cycle), in the top row of ``b`` (``os``), results in ``out``
+    (and those whose output already had one) equal the counts."""
+    rng = np.random.default_rng(9)
+    for rows, cols, m, n, k in [(2, 3, 5, 4, 7), (3, 1, 2, 6, 8), (1, 1, 3, 2, 4)]:
+        x, w = rng.integers(-5, 6, (m, k)), rng.integers(-5, 6, (k, n))
+        _, _, snaps, counts = run_systolic(x, w, rows, cols, dataflow, trace=True, counts=True)
+        work = [s for s in snaps if s["phase"] in ("compute", "stream")]
+        left = sum(v is not None for s in work for v in (row[0] for row in s["a"]))
+        top = sum(v is not None for s in work if "b" in s for v in s["b"][0])
+        outs = [(r, c) for s in snaps for r, c, _ in s["out"]]
+        again = sum(o in outs[:i] for i, o in enumerate(outs))
+        streamed = {"os": "inputs", "ws": "inputs", "is": "weights"}[dataflow]
+        assert counts[streamed] == left
+        if dataflow == "os":
+            assert counts["weights"] == top
+        assert (counts["outputs"], counts["output_reads"]) == (len(outs), again)
+
+
 def test_unused_rows_still_forward():
     """A 1x1 GEMM on a 4x4 array: os pays R = 4 drain shifts, ws 4 rows of forwarding."""
     one, five = np.array([[3]]), np.array([[5]])

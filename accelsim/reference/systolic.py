@@ -84,6 +84,24 @@ operands the PEs used in the cycle) and ``acc`` (the accumulators at the end of 
 ``ws``/``is`` snapshots hold ``w`` (stationary registers at the end of the cycle), ``a`` and
 ``psum`` (the partial sums after the cycle's MAC, before the bottom row leaves). ``out``
 coordinates index ``outputs`` for ``os`` and ``ws``, and ``outputs.T`` for ``is``.
+
+Buffer traffic
+--------------
+``run_systolic(..., counts=True)`` also returns (last) a dict of what crossed the array's
+edges, counted by the simulation as it happens, not from a formula. A value is counted when
+a valid element is presented at an edge or leaves it, so bubbles, the zero-filled unused
+columns of a preload row and the fresh zero partial sums entering at the top are not:
+
+* ``inputs``: elements of ``inputs`` that entered the array from the input buffer (``os``
+  and ``ws``: through the left edge, once per cycle they are fed; ``is``: the stationary
+  tile rows shifted in through the top edge during preloads);
+* ``weights``: the same for ``weights`` (``os``: top edge; ``ws``: preloads; ``is``: left
+  edge);
+* ``outputs``: results that left the bottom edge into the output buffer: one per output per
+  fold (``os``: each accumulator drained once; ``ws``/``is``: one partial sum per output and
+  row fold);
+* ``output_reads``: those of ``outputs`` added into an output that an earlier fold had
+  already written (a read-modify-write of the output buffer).
 """
 
 from __future__ import annotations
@@ -101,24 +119,32 @@ def run_systolic(
     dataflow: str,
     *,
     trace: bool = False,
+    counts: bool = False,
 ):
     """Simulate ``inputs @ weights`` on a ``rows x cols`` systolic array, cycle by cycle.
 
     Returns ``(outputs, cycles)``, or ``(outputs, cycles, snapshots)`` when ``trace`` is
-    true (see the module docstring). Raises ``ValueError`` on malformed arguments.
+    true (see the module docstring); ``counts=True`` appends the dict of buffer traffic
+    (``inputs``, ``weights``, ``outputs``, ``output_reads``; see "Buffer traffic" in the
+    module docstring). Raises ``ValueError`` on malformed arguments.
     """
     x, w = _validate(inputs, weights, rows, cols, dataflow)
-    array = _Array(rows, cols, trace)
+    array = _Array(rows, cols, trace, counts)
     if dataflow == "os":
         out = array.output_stationary(x, w)
+        fed = {"inputs": array.left, "weights": array.top}
     elif dataflow == "ws":
         out = array.stationary(x, w)
+        fed = {"inputs": array.left, "weights": array.top}
     else:
         out = array.stationary(w.T, x.T).T
+        fed = {"inputs": array.top, "weights": array.left}
     out = np.ascontiguousarray(out)
-    if trace:
-        return out, array.cycle, array.snapshots
-    return out, array.cycle
+    result = (out, array.cycle) + ((array.snapshots,) if trace else ())
+    if counts:
+        traffic = {**fed, "outputs": array.written, "output_reads": array.reread}
+        result += ({name: int(v) for name, v in traffic.items()},)
+    return result
 
 
 def _validate(inputs, weights, rows, cols, dataflow):
@@ -175,13 +201,20 @@ def _grid(values, valid):
 
 
 class _Array:
-    """Register state of the ``R x C`` PE grid, the cycle counter and the optional trace."""
+    """Register state of the ``R x C`` PE grid, the cycle counter, the optional trace and
+    the optional edge-traffic counters."""
 
-    def __init__(self, rows: int, cols: int, trace: bool):
+    def __init__(self, rows: int, cols: int, trace: bool, counts: bool = False):
         self.R, self.C = int(rows), int(cols)
         self.cycle = 0
         self.fold = 0
         self.snapshots = [] if trace else None
+        # Edge traffic (only kept when ``counts``): valid elements that entered through the
+        # left and the top edge, results that left the bottom edge, and how many of those
+        # were added into an output an earlier fold had written.
+        self.counting = bool(counts)
+        self.left = self.top = self.written = self.reread = 0
+        self.seen = None  # per output: has a result of it left the array yet
         # Registers that persist across folds.
         self.acc = np.zeros((self.R, self.C), np.int64)  # os accumulators
         self.w = np.zeros((self.R, self.C), np.int64)  # ws/is stationary operands
@@ -199,9 +232,16 @@ class _Array:
         self.cycle += 1
 
     # ------------------------------------------------------------------ os
+    def _leave(self, rr, cc):
+        """Count results leaving the bottom edge for outputs ``(rr, cc)``."""
+        self.written += len(rr)
+        self.reread += int(np.count_nonzero(self.seen[rr, cc]))
+        self.seen[rr, cc] = True
+
     def output_stationary(self, x, w):
         """``x[Sr, T] @ w[T, Sc]`` with the outputs stationary; returns ``[Sr, Sc]``."""
         out = np.zeros((x.shape[0], w.shape[1]), np.int64)
+        self.seen = np.zeros(out.shape, bool) if self.counting else None
         for r0 in range(0, x.shape[0], self.R):
             for c0 in range(0, w.shape[1], self.C):
                 self._os_fold(x[r0 : r0 + self.R], w[:, c0 : c0 + self.C], r0, c0, out)
@@ -226,6 +266,9 @@ class _Array:
             a[:, 0], a_ok[:, 0] = _at(left, left_ok, s)
             b[1:], b_ok[1:] = b[:-1], b_ok[:-1]  # ...and down
             b[0], b_ok[0] = _at(top, top_ok, s)
+            if self.counting:
+                self.left += int(np.count_nonzero(a_ok[:, 0]))
+                self.top += int(np.count_nonzero(b_ok[0]))
             hit = a_ok & b_ok
             acc += np.where(hit, a * b, 0)
             macs += int(np.count_nonzero(hit))
@@ -236,6 +279,8 @@ class _Array:
             leaving = tag_r[-1] >= 0
             rr, cc, vv = tag_r[-1, leaving], tag_c[-1, leaving], acc[-1, leaving]
             out[rr, cc] = vv
+            if self.counting:
+                self._leave(rr, cc)
             acc[1:], tag_r[1:], tag_c[1:] = acc[:-1], tag_r[:-1], tag_c[:-1]
             acc[0], tag_r[0], tag_c[0] = 0, -1, -1
             self._tick("drain", (rr, cc, vv), acc=(acc, tag_r))
@@ -244,6 +289,7 @@ class _Array:
     def stationary(self, x, w):
         """``x[T, Sr] @ w[Sr, Sc]`` with ``w`` stationary; returns ``[T, Sc]``."""
         out = np.zeros((x.shape[0], w.shape[1]), np.int64)
+        self.seen = np.zeros(out.shape, bool) if self.counting else None
         for r0 in range(0, w.shape[0], self.R):
             for c0 in range(0, w.shape[1], self.C):
                 tile = w[r0 : r0 + self.R, c0 : c0 + self.C]
@@ -260,6 +306,8 @@ class _Array:
             self.w[1:] = self.w[:-1]
             self.w[0] = 0
             self.w[0, :c] = row
+            if self.counting:
+                self.top += row.size  # the tile row's elements; the zero fill is not read
             self._tick("preload", w=(self.w, all_w))
 
         left, left_ok = _skew(x.T, R)  # lane i (array row i) streams column i of x
@@ -272,6 +320,8 @@ class _Array:
         while s < len(starts) or (tag >= 0).any():  # stream phase: one iteration per cycle
             a[:, 1:], a_ok[:, 1:] = a[:, :-1], a_ok[:, :-1]  # operands move right
             a[:, 0], a_ok[:, 0] = _at(left, left_ok, s)
+            if self.counting:
+                self.left += int(np.count_nonzero(a_ok[:, 0]))
             psum[1:], tag[1:] = psum[:-1], tag[:-1]  # partial sums move down
             t0, ok0 = _at(starts, starts_ok, s)
             psum[0], tag[0] = 0, np.where(ok0, t0, -1)
@@ -279,6 +329,8 @@ class _Array:
             leaving = tag[-1] >= 0  # bottom row leaves at the end of the cycle
             tt, cc, vv = tag[-1, leaving], col[leaving], psum[-1, leaving]
             out[tt, cc] += vv
+            if self.counting:
+                self._leave(tt, cc)
             s += 1
             self._tick("stream", (tt, cc, vv), w=(self.w, all_w), a=(a, a_ok), psum=(psum, tag))
             tag[-1] = -1

@@ -58,6 +58,19 @@ the group's ``n_valid`` real lanes, in one cycle.
 Results are exact integers (int64): ``inputs @ weights``. Bit-widths are checked against
 the PE and the values against the widths (two's complement ranges), and the widths must
 keep every sum inside int64.
+
+Buffer traffic
+--------------
+``run_systolic_pe(..., counts=True)`` also returns (last) the dict of ``run_systolic``'s
+``counts=True`` (``inputs``, ``weights``, ``outputs``, ``output_reads``; see "Buffer traffic"
+in ``accelsim.reference.systolic``), counted by the kernels as groups cross the edges. An
+operand group counts its real reduction elements (its lane count: a partial group's zero
+lanes are padding, not buffer reads), once per time it enters the array: at the left edge,
+at the top edge, or in a preload row (whose columns past the tile are zero fill, not
+counted). A result counts one per output when it leaves the bottom edge (``os``: once;
+``ws``/``is``: once per row fold, whose ``R`` array rows hold ``R`` steps, i.e. ``R`` groups of
+the reduction). The kernels always count (a few additions per step at the edges); the
+wrapper drops the counts unless asked.
 """
 
 from __future__ import annotations
@@ -229,6 +242,8 @@ def _os_kernel(kind, prm, s, X, W, nvalid, R, C, lutsz):
     tag_r = np.full((R, C), -1, np.int64)  # output an accumulator belongs to, -1 = none
     tag_c = np.full((R, C), -1, np.int64)
     lut = np.zeros((R, C, lutsz), np.int64)
+    seen = np.zeros((m, n), np.bool_)  # per output: has a result of it left the array yet
+    fed = np.zeros(4, np.int64)  # edge traffic: left, top, out (bottom), out re-read
     cycle = 0
     for r0 in range(0, m, R):
         r = min(R, m - r0)
@@ -251,6 +266,7 @@ def _os_kernel(kind, prm, s, X, W, nvalid, R, C, lutsz):
                     if i < r and 0 <= t < T:
                         at[i, 0] = t
                         a[i, 0, :] = X[r0 + i, t, :]
+                        fed[0] += nvalid[t]
                     else:
                         at[i, 0] = -1
                         a[i, 0, :] = 0
@@ -262,6 +278,7 @@ def _os_kernel(kind, prm, s, X, W, nvalid, R, C, lutsz):
                     if j < c and 0 <= t < T:
                         bt[0, j] = t
                         b[0, j, :] = W[t, c0 + j, :]
+                        fed[1] += nvalid[t]
                     else:
                         bt[0, j] = -1
                         b[0, j, :] = 0
@@ -283,6 +300,9 @@ def _os_kernel(kind, prm, s, X, W, nvalid, R, C, lutsz):
                         for j in range(C):
                             if tag_r[R - 1, j] >= 0:
                                 out[tag_r[R - 1, j], tag_c[R - 1, j]] = acc[R - 1, j]
+                                fed[2] += 1
+                                fed[3] += seen[tag_r[R - 1, j], tag_c[R - 1, j]]
+                                seen[tag_r[R - 1, j], tag_c[R - 1, j]] = True
                         for i in range(R - 1, 0, -1):
                             for j in range(C):
                                 acc[i, j] = acc[i - 1, j]
@@ -293,7 +313,7 @@ def _os_kernel(kind, prm, s, X, W, nvalid, R, C, lutsz):
                             tag_r[0, j] = -1
                             tag_c[0, j] = -1
                     cycle += 1
-    return out, cycle
+    return out, cycle, fed
 
 
 @njit(cache=True)
@@ -301,7 +321,8 @@ def _stationary_kernel(kind, prm, s, swap, S, Z, nvalid, R, C, lutsz):
     """ws/is: ``S[T, Sc, D]`` stationary groups, ``Z[L, T, D]`` streamed rows of groups.
 
     ``swap``: the stationary operand is the activations (``is``), else the weights.
-    Returns ``out[L, Sc]``.
+    Returns ``out[L, Sc]``, the cycles and the edge traffic: streamed elements (left edge),
+    stationary elements (preloads), partial sums out (bottom edge) and those re-read.
     """
     T, Sc, D = S.shape
     L = Z.shape[0]
@@ -312,6 +333,8 @@ def _stationary_kernel(kind, prm, s, swap, S, Z, nvalid, R, C, lutsz):
     psum = np.zeros((R, C), np.int64)
     ptag = np.full((R, C), -1, np.int64)  # output row of the partial sum, -1 = empty
     lut = np.zeros((R, C, lutsz), np.int64)
+    seen = np.zeros((L, Sc), np.bool_)  # per output: has a partial sum of it left yet
+    fed = np.zeros(4, np.int64)  # edge traffic: left, top (preload), out, out re-read
     cycle = 0
     for r0 in range(0, T, R):
         r = min(R, T - r0)
@@ -325,6 +348,7 @@ def _stationary_kernel(kind, prm, s, swap, S, Z, nvalid, R, C, lutsz):
                                 w[i, j, :] = w[i - 1, j, :]
                             if j < c:
                                 w[0, j, :] = S[r0 + q, c0 + j, :]
+                                fed[1] += nvalid[r0 + q]
                             else:
                                 w[0, j, :] = 0
                     cycle += 1
@@ -341,6 +365,7 @@ def _stationary_kernel(kind, prm, s, swap, S, Z, nvalid, R, C, lutsz):
                     if i < r and 0 <= t < L:
                         at[i, 0] = t
                         a[i, 0, :] = Z[t, r0 + i, :]
+                        fed[0] += nvalid[r0 + i]
                     else:
                         at[i, 0] = -1
                         a[i, 0, :] = 0
@@ -364,16 +389,29 @@ def _stationary_kernel(kind, prm, s, swap, S, Z, nvalid, R, C, lutsz):
                 for j in range(C):  # the bottom row leaves at the end of the step
                     if ptag[R - 1, j] >= 0:
                         out[ptag[R - 1, j], c0 + j] += psum[R - 1, j]
+                        fed[2] += 1
+                        fed[3] += seen[ptag[R - 1, j], c0 + j]
+                        seen[ptag[R - 1, j], c0 + j] = True
                     ptag[R - 1, j] = -1
                 step += 1
-    return out, cycle
+    return out, cycle, fed
 
 
 # ------------------------------------------------------------------- Python interface
 
 
 def run_systolic_pe(
-    inputs, weights, rows: int, cols: int, dataflow: str, pe, a_bits, w_bits, k_run=None
+    inputs,
+    weights,
+    rows: int,
+    cols: int,
+    dataflow: str,
+    pe,
+    a_bits,
+    w_bits,
+    k_run=None,
+    *,
+    counts: bool = False,
 ):
     """Simulate ``inputs @ weights`` on ``rows x cols`` precision-flexible PEs, cycle by cycle.
 
@@ -384,8 +422,11 @@ def run_systolic_pe(
     ``"binary"`` (±1). ``k_run``: the contiguous run of the reduction that packing follows
     (must divide ``k``; default ``k``).
 
-    Returns ``(outputs, cycles)``, outputs int64 ``[m, n]``. Raises ``ValueError`` on
-    malformed arguments, on widths the PE cannot run and on values outside the widths.
+    Returns ``(outputs, cycles)``, outputs int64 ``[m, n]``; with ``counts=True``,
+    ``(outputs, cycles, traffic)``, ``traffic`` the dict of elements that crossed the array's
+    edges (``inputs``, ``weights``, ``outputs``, ``output_reads``; module docstring). Raises
+    ``ValueError`` on malformed arguments, on widths the PE cannot run and on values outside
+    the widths.
     """
     x, w = _validate(inputs, weights, rows, cols, dataflow)
     k = x.shape[1]
@@ -398,15 +439,24 @@ def run_systolic_pe(
     xg, wg, nvalid = _stage(x, w, p, int(run), kind == _XNOR)
     R, C = int(rows), int(cols)
     if dataflow == "os":
-        out, cycles = _os_kernel(kind, prm, s, xg, wg, nvalid, R, C, lutsz)
+        out, cycles, fed = _os_kernel(kind, prm, s, xg, wg, nvalid, R, C, lutsz)
+        names = ("inputs", "weights")  # left edge, top edge
     elif dataflow == "ws":
-        out, cycles = _stationary_kernel(kind, prm, s, False, wg, xg, nvalid, R, C, lutsz)
+        out, cycles, fed = _stationary_kernel(kind, prm, s, False, wg, xg, nvalid, R, C, lutsz)
+        names = ("inputs", "weights")  # streamed, preloaded
     else:
         stat = np.ascontiguousarray(xg.transpose(1, 0, 2))
         stream = np.ascontiguousarray(wg.transpose(1, 0, 2))
-        out_t, cycles = _stationary_kernel(kind, prm, s, True, stat, stream, nvalid, R, C, lutsz)
+        out_t, cycles, fed = _stationary_kernel(
+            kind, prm, s, True, stat, stream, nvalid, R, C, lutsz
+        )
         out = np.ascontiguousarray(out_t.T)
-    return out, int(cycles)
+        names = ("weights", "inputs")  # streamed, preloaded
+    if not counts:
+        return out, int(cycles)
+    traffic = dict(zip((*names, "outputs", "output_reads"), (int(v) for v in fed), strict=True))
+    order = ("inputs", "weights", "outputs", "output_reads")
+    return out, int(cycles), {name: traffic[name] for name in order}
 
 
 def _field(pe, name):
