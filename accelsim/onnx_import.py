@@ -986,10 +986,9 @@ class _Graph:
                               f"batch ({self.batch})", f"input shape {list(xs)}")  # fmt: skip
         return xs[1], xs[2:]
 
-    def _conv(self, i: int, node, x_t: str, w_t: str, name: str):
-        xs, ws = self.shape(i, x_t), self.shape(i, w_t)
-        c, sizes = self._spatial(i, xs, "convolutions")
-        n = len(sizes)
+    def _kernel(self, i: int, node, xs: tuple, ws: tuple):
+        """A conv-like node's attributes and kernel: the weight's spatial shape, which
+        ``kernel_shape`` (if given) must equal."""
         if len(ws) != len(xs):
             raise self.reject(i, "the weight's rank differs from the input's", f"{ws} vs {xs}")
         a = self.attrs(node)
@@ -997,6 +996,13 @@ class _Graph:
         if kernel != list(ws[2:]):
             raise self.reject(i, "attribute kernel_shape differs from the weight's spatial shape",
                               str(kernel), str(list(ws[2:])))  # fmt: skip
+        return a, kernel
+
+    def _conv(self, i: int, node, x_t: str, w_t: str, name: str):
+        xs, ws = self.shape(i, x_t), self.shape(i, w_t)
+        c, sizes = self._spatial(i, xs, "convolutions")
+        n = len(sizes)
+        a, kernel = self._kernel(i, node, xs, ws)
         strides = self._ints(i, a, "strides", n, 1)
         dil = self._ints(i, a, "dilations", n, 1)
         begins, ends = self._window(i, a, sizes, kernel, strides, dil)
@@ -1026,13 +1032,7 @@ class _Graph:
         if xs[0] != self.batch:
             raise self.reject(i, f"the input's batch dimension ({xs[0]}) is not the model's "
                               f"batch ({self.batch})", f"input shape {list(xs)}")  # fmt: skip
-        if len(ws) != len(xs):
-            raise self.reject(i, "the weight's rank differs from the input's", f"{ws} vs {xs}")
-        a = self.attrs(node)
-        kernel = list(a.get("kernel_shape", ws[2:]))
-        if kernel != list(ws[2:]):
-            raise self.reject(i, "attribute kernel_shape differs from the weight's spatial shape",
-                              str(kernel), str(list(ws[2:])))  # fmt: skip
+        a, kernel = self._kernel(i, node, xs, ws)
         group = a.get("group", 1)
         c = xs[1]
         if not isinstance(group, int) or group < 1 or c % group or ws[0] != c:
