@@ -7,8 +7,8 @@ A GEMM ``inputs[M, K] @ weights[K, N]`` (per group) is cut into DRAM tiles of
 (outer to inner, e.g. ``n, m, k``). Each tile size is chosen from ``E / 2^j`` for
 ``j = 0..4`` (rounded up to a multiple of ``g = min(rows, cols)``) and ``g`` itself, capped at
 the extent ``E`` (under ``timing: scalesim`` also 1, see `every_tiling`). Every (Tm, Tn, Tk)
-whose tiles fit the buffers is a candidate, in the loop
-order that moves the least DRAM bytes (`tilings`; the first in `ORDERS` among equals). The
+whose tiles fit the buffers is a candidate, in every loop
+order that no other order beats on each tensor's DRAM bytes (`every_tiling`). The
 mapper (`accelsim.model.evaluate`) costs every candidate exactly (the formulas below and the
 model's) and keeps the best by the user's objective (`latency`, `energy`, `edp`); ties go
 to fewer cycles, then to less DRAM traffic, then to the first in (order, Tm, Tn, Tk)
